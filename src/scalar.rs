@@ -1,0 +1,52 @@
+//! The real scalar type the crate is generic over.
+
+use core::fmt::{Debug, Display, LowerExp};
+use num_traits::{Float, FloatConst, FromPrimitive, NumAssign, Signed};
+
+/// A real floating-point scalar: `f32` or `f64`.
+///
+/// Every type in the crate is generic over one `T: Real`, with `f64` the default. The bounds are
+/// those of [`num_traits::Float`] plus what [`rustfft`] needs for its plans, so a `T: Real` can be
+/// used in FFTs without further bounds.
+pub trait Real:
+    Float
+    + FloatConst
+    + FromPrimitive
+    + Signed
+    + NumAssign
+    + Default
+    + Debug
+    + Display
+    + LowerExp
+    + Send
+    + Sync
+    + 'static
+    + rustfft::FftNum
+{
+    /// Converts an `f64` constant to `Self` (rounding for `f32`).
+    fn from_f64c(x: f64) -> Self;
+    /// Converts `self` to `f64` (exact for both `f32` and `f64`).
+    fn to_f64c(self) -> f64;
+}
+
+impl Real for f64 {
+    #[inline(always)]
+    fn from_f64c(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn to_f64c(self) -> f64 {
+        self
+    }
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn from_f64c(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn to_f64c(self) -> f64 {
+        self as f64
+    }
+}
