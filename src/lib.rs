@@ -35,6 +35,10 @@
 //!
 //! - [`rules`]: the one table of elementary rules, each a value with its partials `(g_a, g_ā)`.
 //! - [`forward`]: [`Dual`](forward::Dual), forward mode; no graph, one pass per input.
+//! - [`reverse`]: [`Tape`](reverse::Tape), [`Var`](reverse::Var) and
+//!   [`VarArray`](reverse::VarArray), reverse mode over scalars, arrays and FFTs; one backward pass
+//!   per output.
+//! - [`fft`]: numpy-compatible FFT scaling ([`Norm`]) and the plan cache behind the array FFTs.
 //! - [`check`]: finite-difference Wirtinger derivatives and assertions for your own code.
 //!
 //! Everything is generic over `f32` and `f64` through [`Real`], with `f64` the default.
@@ -47,10 +51,14 @@ mod ops;
 mod scalar;
 
 pub mod check;
+pub mod fft;
 pub mod forward;
+pub mod reverse;
 pub mod rules;
 
 pub use num_complex::{Complex, Complex32, Complex64};
+pub use fft::Norm;
+pub use reverse::Leaf;
 pub use scalar::Real;
 
 /// `Complex64::new(re, im)`, short for literals.
@@ -67,6 +75,8 @@ pub const fn c32(re: f32, im: f32) -> Complex32 {
 
 /// Everything a user needs: `use wirtinger::prelude::*;`.
 pub mod prelude {
+    pub use crate::fft::Norm;
     pub use crate::forward::{Derivative, Dual};
+    pub use crate::reverse::{Gradients, Leaf, Tape, Var, VarArray};
     pub use crate::{c32, c64, Complex, Complex32, Complex64, Real};
 }

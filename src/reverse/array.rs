@@ -1,0 +1,619 @@
+//! [`VarArray`]: an n-dimensional array value on the tape; one array op is one node.
+
+use super::tape::{Extra, Kind, Tape, Vjp};
+use super::var::{same_tape, Var};
+use crate::rules::{self, Binary, Unary};
+use crate::Real;
+use num_complex::Complex;
+use std::rc::Rc;
+
+/// An n-dimensional, row-major array of complex values on a [`Tape`]: a cheap `Clone` handle.
+///
+/// Every unary op of the rules table applies elementwise (`a.exp()`, `a.norm_sqr()`, …);
+/// `+ − × ÷` work between arrays of the same shape, with a scalar [`Var`], and with constants
+/// (`Complex<T>`, `T`, `&[Complex<T>]`) on either side. Reductions (`sum`, `mean`, `dot`, `vdot`,
+/// `norm_sqr_sum`) give a [`Var`]; FFTs follow numpy's conventions. However many elements, one
+/// array op records one node.
+///
+/// ```
+/// use wirtinger::prelude::*;
+///
+/// let tape = Tape::new();
+/// let u = tape.vector(vec![c64(1.0, 2.0), c64(-0.5, 0.25)]);
+/// let loss = (&u * c64(0.0, 1.0)).exp().norm_sqr_sum();
+/// let g = loss.backward();
+/// assert_eq!(g.grad(&u).len(), 2);
+/// ```
+#[derive(Clone)]
+pub struct VarArray<'t, T: Real = f64> {
+    pub(crate) tape: &'t Tape<T>,
+    pub(crate) id: u32,
+    shape: Rc<[usize]>,
+}
+
+impl<T: Real> core::fmt::Debug for VarArray<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let n = self.tape.node(self.id);
+        write!(f, "VarArray {{ id: {}, op: {}, shape: {:?} }}", self.id, n.name, self.shape)
+    }
+}
+
+#[track_caller]
+fn check_shape(op: &str, len: usize, shape: &[usize]) {
+    let n: usize = shape.iter().product();
+    assert!(
+        n == len,
+        "wirtinger: `{op}`: data of length {len} does not fit shape {shape:?} ({n} elements)"
+    );
+}
+
+fn zero<T: Real>() -> Complex<T> {
+    Complex::new(T::zero(), T::zero())
+}
+
+/// The four arithmetic operators, read from the rules table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Arith {
+    fn name(self) -> &'static str {
+        match self {
+            Arith::Add => "add",
+            Arith::Sub => "sub",
+            Arith::Mul => "mul",
+            Arith::Div => "div",
+        }
+    }
+    fn rule<T: Real>(self) -> fn(Complex<T>, Complex<T>) -> Binary<T> {
+        match self {
+            Arith::Add => rules::add,
+            Arith::Sub => rules::sub,
+            Arith::Mul => rules::mul,
+            Arith::Div => rules::div,
+        }
+    }
+    /// Whether the partials do not depend on the values (then they are read once, not stored).
+    fn linear(self) -> bool {
+        matches!(self, Arith::Add | Arith::Sub)
+    }
+}
+
+/// One side of an elementwise binary op.
+#[derive(Clone)]
+enum Operand<T: Real> {
+    Array(Rc<Vec<Complex<T>>>, Option<u32>, bool),
+    Scalar(Complex<T>, Option<u32>, bool),
+}
+
+impl<T: Real> Operand<T> {
+    #[inline(always)]
+    fn at(&self, i: usize) -> Complex<T> {
+        match self {
+            Operand::Array(v, ..) => v[i],
+            Operand::Scalar(c, ..) => *c,
+        }
+    }
+    fn input(&self) -> Option<u32> {
+        match self {
+            Operand::Array(_, i, _) | Operand::Scalar(_, i, _) => *i,
+        }
+    }
+    fn real(&self) -> bool {
+        match self {
+            Operand::Array(_, _, r) | Operand::Scalar(_, _, r) => *r,
+        }
+    }
+    fn is_array(&self) -> bool {
+        matches!(self, Operand::Array(..))
+    }
+}
+
+/// Partials of one side of a binary op, per element or shared by all.
+enum Partials<T> {
+    Same(Complex<T>),
+    Each(Vec<Complex<T>>),
+}
+
+impl<T: Real> Partials<T> {
+    #[inline(always)]
+    fn at(&self, i: usize) -> Complex<T> {
+        match self {
+            Partials::Same(c) => *c,
+            Partials::Each(v) => v[i],
+        }
+    }
+}
+
+impl<T: Real> Tape<T> {
+    fn array_node(
+        &self,
+        name: &'static str,
+        kind: Kind,
+        value: Vec<Complex<T>>,
+        shape: &[usize],
+        real: bool,
+    ) -> VarArray<'_, T> {
+        check_shape(name, value.len(), shape);
+        let shape: Rc<[usize]> = shape.into();
+        let extra = Extra {
+            value: Some(Rc::new(value)),
+            shape: shape.clone(),
+            inputs: Vec::new(),
+            vjp: None,
+        };
+        let id = self.push_extra(name, kind, zero(), real, extra);
+        VarArray {
+            tape: self,
+            id,
+            shape,
+        }
+    }
+
+    /// A complex array leaf of the given shape (row-major).
+    ///
+    /// # Panics
+    /// If `data` does not have `shape.iter().product()` elements.
+    pub fn array(&self, data: impl Into<Vec<Complex<T>>>, shape: &[usize]) -> VarArray<'_, T> {
+        self.array_node("array", Kind::ArrayLeaf, data.into(), shape, false)
+    }
+
+    /// A one-dimensional complex array leaf.
+    pub fn vector(&self, data: impl Into<Vec<Complex<T>>>) -> VarArray<'_, T> {
+        let data = data.into();
+        let n = data.len();
+        self.array_node("vector", Kind::ArrayLeaf, data, &[n], false)
+    }
+
+    /// A real array leaf: every element is a real parameter, and [`Gradients::grad`](super::Gradients::grad)
+    /// gives `dL/dp = 2 Re ∂L/∂p̄` for each.
+    pub fn real_array(&self, data: impl Into<Vec<T>>, shape: &[usize]) -> VarArray<'_, T> {
+        let data = data.into().into_iter().map(|x| Complex::new(x, T::zero())).collect();
+        self.array_node("real array", Kind::ArrayLeaf, data, shape, true)
+    }
+
+    /// A complex constant array. If every imaginary part is exactly 0 it counts as real-valued.
+    pub fn constant_array(&self, data: impl Into<Vec<Complex<T>>>, shape: &[usize]) -> VarArray<'_, T> {
+        let data: Vec<Complex<T>> = data.into();
+        let real = data.iter().all(|z| z.im == T::zero());
+        self.array_node("constant array", Kind::ArrayConstant, data, shape, real)
+    }
+
+    /// A real constant array.
+    pub fn real_constant_array(&self, data: impl Into<Vec<T>>, shape: &[usize]) -> VarArray<'_, T> {
+        let data = data.into().into_iter().map(|x| Complex::new(x, T::zero())).collect();
+        self.array_node("constant array", Kind::ArrayConstant, data, shape, true)
+    }
+
+    /// Records an array-valued op with its VJP.
+    pub(crate) fn array_op(
+        &self,
+        name: &'static str,
+        value: Rc<Vec<Complex<T>>>,
+        shape: Rc<[usize]>,
+        real: bool,
+        inputs: Vec<u32>,
+        vjp: Vjp<T>,
+    ) -> VarArray<'_, T> {
+        check_shape(name, value.len(), &shape);
+        let extra = Extra {
+            value: Some(value),
+            shape: shape.clone(),
+            inputs,
+            vjp: Some(vjp),
+        };
+        let id = self.push_extra(name, Kind::Vjp, zero(), real, extra);
+        VarArray {
+            tape: self,
+            id,
+            shape,
+        }
+    }
+
+    /// Records a scalar-valued op with its VJP (reductions, `get`, custom scalar rules).
+    pub(crate) fn scalar_op(
+        &self,
+        name: &'static str,
+        value: Complex<T>,
+        real: bool,
+        inputs: Vec<u32>,
+        vjp: Vjp<T>,
+    ) -> Var<'_, T> {
+        let extra = Extra {
+            value: None,
+            shape: Rc::from([]),
+            inputs,
+            vjp: Some(vjp),
+        };
+        let id = self.push_extra(name, Kind::Vjp, value, real, extra);
+        Var { tape: self, id }
+    }
+}
+
+impl<'t, T: Real> VarArray<'t, T> {
+    /// The shape (row-major).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The tape this array lives on.
+    pub fn tape(&self) -> &'t Tape<T> {
+        self.tape
+    }
+
+    /// The values, row-major (shared with the tape, not copied).
+    pub fn value(&self) -> Rc<Vec<Complex<T>>> {
+        let e = self.tape.node(self.id).extra as usize;
+        self.tape.extras()[e]
+            .value
+            .clone()
+            .expect("wirtinger: internal error: array node without a value")
+    }
+
+    /// Whether every element is known to be real.
+    pub fn is_real(&self) -> bool {
+        self.tape.node(self.id).real
+    }
+
+    fn operand(&self) -> Operand<T> {
+        let n = self.tape.node(self.id);
+        Operand::Array(self.value(), n.grad.then_some(self.id), n.real)
+    }
+
+    /// Used by [`rules::unary_methods`]: applies one rule of the table to every element, storing
+    /// the partials for the backward pass.
+    fn apply_rule(&self, name: &'static str, rule: impl Fn(Complex<T>) -> Unary<T>) -> Self {
+        let a = self.value();
+        let node = self.tape.node(self.id);
+        // A rule is either always holomorphic or never; probe it once.
+        let probe = rule(a.first().copied().unwrap_or_else(zero));
+        let real = probe.real.of(node.real);
+        let n = a.len();
+        let mut value = Vec::with_capacity(n);
+        if !node.grad {
+            value.extend(a.iter().map(|&x| rule(x).value));
+            return self.tape.array_node(name, Kind::ArrayConstant, value, &self.shape, real);
+        }
+        let mut da = Vec::with_capacity(n);
+        let mut dac = probe.da_conj.map(|_| Vec::with_capacity(n));
+        for &x in a.iter() {
+            let r = rule(x);
+            value.push(r.value);
+            da.push(r.da);
+            if let Some(d) = dac.as_mut() {
+                d.push(r.da_conj.unwrap_or_else(zero));
+            }
+        }
+        let vjp: Vjp<T> = Box::new(move |c, acc| {
+            let Some(g) = acc.array(0) else { return };
+            match &dac {
+                // c_a += conj(g_a) c + g_ā conj(c)
+                Some(dac) => {
+                    for (((g, c), da), dac) in g.iter_mut().zip(c).zip(&da).zip(dac) {
+                        *g += da.conj() * c + dac * c.conj();
+                    }
+                }
+                None => {
+                    for ((g, c), da) in g.iter_mut().zip(c).zip(&da) {
+                        *g += da.conj() * c;
+                    }
+                }
+            }
+        });
+        self.tape
+            .array_op(name, Rc::new(value), self.shape.clone(), real, vec![self.id], vjp)
+    }
+
+    rules::unary_methods!(by_ref);
+
+    /// Elementwise negation (the `-` operator).
+    pub(crate) fn apply_neg(&self) -> Self {
+        self.apply_rule("neg", rules::neg)
+    }
+
+    /// Alias of [`norm`](Self::norm), elementwise `|a|`.
+    #[must_use]
+    pub fn abs(&self) -> Self {
+        self.norm()
+    }
+
+    /// Alias of [`norm_sqr`](Self::norm_sqr), elementwise `|a|²`.
+    #[must_use]
+    pub fn abs2(&self) -> Self {
+        self.norm_sqr()
+    }
+
+    /// Elementwise `aⁿ`.
+    #[must_use]
+    pub fn powi(&self, n: i32) -> Self {
+        self.apply_rule("powi", |a| rules::powi(a, n))
+    }
+
+    /// Elementwise `aˣ` for a real `x`, principal branch.
+    #[must_use]
+    pub fn powf(&self, x: T) -> Self {
+        self.apply_rule("powf", |a| rules::powf(a, x))
+    }
+
+    /// Elementwise `aᵇ` for an array exponent of the same shape, principal branch.
+    #[must_use]
+    pub fn powc(&self, b: &Self) -> Self {
+        same_tape(self.tape, b.tape, "powc");
+        self.check_same_shape("powc", b);
+        binary(self.tape, "powc", self.operand(), b.operand(), &self.shape, rules::powc, false)
+    }
+
+    #[track_caller]
+    fn check_same_shape(&self, op: &str, b: &Self) {
+        assert!(
+            self.shape == b.shape,
+            "wirtinger: `{op}` of arrays with shapes {:?} and {:?}",
+            &*self.shape,
+            &*b.shape
+        );
+    }
+
+    /// `self ⊕ other` elementwise, same shapes.
+    #[track_caller]
+    pub(crate) fn arith(&self, other: &Self, op: Arith) -> Self {
+        same_tape(self.tape, other.tape, op.name());
+        self.check_same_shape(op.name(), other);
+        binary(self.tape, op.name(), self.operand(), other.operand(), &self.shape, op.rule(), op.linear())
+    }
+
+    /// `self ⊕ s` (or `s ⊕ self` when `flip`) with a scalar on the tape.
+    pub(crate) fn arith_var(&self, s: Var<'t, T>, flip: bool, op: Arith) -> Self {
+        same_tape(self.tape, s.tape, op.name());
+        let n = self.tape.node(s.id);
+        let so = Operand::Scalar(n.value, n.grad.then_some(s.id), n.real);
+        let (l, r) = if flip { (so, self.operand()) } else { (self.operand(), so) };
+        binary(self.tape, op.name(), l, r, &self.shape, op.rule(), op.linear())
+    }
+
+    /// `self ⊕ c` (or `c ⊕ self`) with a constant.
+    pub(crate) fn arith_const(&self, c: Complex<T>, flip: bool, op: Arith) -> Self {
+        let so = Operand::Scalar(c, None, c.im == T::zero());
+        let (l, r) = if flip { (so, self.operand()) } else { (self.operand(), so) };
+        binary(self.tape, op.name(), l, r, &self.shape, op.rule(), op.linear())
+    }
+
+    /// `self ⊕ data` (or `data ⊕ self`) with a constant array of the same length.
+    #[track_caller]
+    pub(crate) fn arith_const_array(&self, data: &[Complex<T>], flip: bool, op: Arith) -> Self {
+        assert!(
+            data.len() == self.len(),
+            "wirtinger: `{}` of an array of shape {:?} and a constant slice of length {}",
+            op.name(),
+            &*self.shape,
+            data.len()
+        );
+        let real = data.iter().all(|z| z.im == T::zero());
+        let co = Operand::Array(Rc::new(data.to_vec()), None, real);
+        let (l, r) = if flip { (co, self.operand()) } else { (self.operand(), co) };
+        binary(self.tape, op.name(), l, r, &self.shape, op.rule(), op.linear())
+    }
+
+    /// `Σ a_k`.
+    pub fn sum(&self) -> Var<'t, T> {
+        let a = self.value();
+        let s = a.iter().fold(zero(), |s, &x| s + x);
+        self.reduce("sum", s, self.is_real(), Box::new(|c, acc| {
+            let Some(g) = acc.array(0) else { return };
+            for g in g.iter_mut() {
+                *g += c[0];
+            }
+        }))
+    }
+
+    /// `Σ a_k / n`.
+    pub fn mean(&self) -> Var<'t, T> {
+        let n = T::from_usize(self.len()).unwrap_or_else(T::nan);
+        self.sum() / n
+    }
+
+    /// `Σ |a_k|²`, fused (real-valued): `c_a += 2 Re(c) a`.
+    pub fn norm_sqr_sum(&self) -> Var<'t, T> {
+        let a = self.value();
+        let s = a.iter().fold(T::zero(), |s, x| s + x.norm_sqr());
+        let av = a.clone();
+        self.reduce("norm_sqr_sum", Complex::new(s, T::zero()), true, Box::new(move |c, acc| {
+            let Some(g) = acc.array(0) else { return };
+            let k = c[0].re + c[0].re;
+            for (g, a) in g.iter_mut().zip(av.iter()) {
+                *g += a.scale(k);
+            }
+        }))
+    }
+
+    /// `Σ a_k b_k` (no conjugation; holomorphic in both).
+    #[track_caller]
+    pub fn dot(&self, b: &Self) -> Var<'t, T> {
+        self.bilinear(b, "dot", false)
+    }
+
+    /// `Σ ā_k b_k` (numpy's `vdot`: the first argument conjugated).
+    #[track_caller]
+    pub fn vdot(&self, b: &Self) -> Var<'t, T> {
+        self.bilinear(b, "vdot", true)
+    }
+
+    #[track_caller]
+    fn bilinear(&self, b: &Self, name: &'static str, conj_a: bool) -> Var<'t, T> {
+        same_tape(self.tape, b.tape, name);
+        self.check_same_shape(name, b);
+        let (av, bv) = (self.value(), b.value());
+        let s = av.iter().zip(bv.iter()).fold(zero(), |s, (&x, &y)| {
+            s + if conj_a { x.conj() * y } else { x * y }
+        });
+        let real = !conj_a && self.is_real() && b.is_real();
+        let tape = self.tape;
+        let vjp: Vjp<T> = Box::new(move |c, acc| {
+            let c = c[0];
+            if let Some(g) = acc.array(0) {
+                // dot: ∂/∂a = b, so c_a += conj(b) c; vdot: ∂/∂ā = b, so c_a += b conj(c).
+                for (g, y) in g.iter_mut().zip(bv.iter()) {
+                    *g += if conj_a { y * c.conj() } else { y.conj() * c };
+                }
+            }
+            if let Some(g) = acc.array(1) {
+                // dot: ∂/∂b = a, c_b += conj(a) c; vdot: ∂/∂b = ā, c_b += a c.
+                for (g, x) in g.iter_mut().zip(av.iter()) {
+                    *g += if conj_a { x * c } else { x.conj() * c };
+                }
+            }
+        });
+        tape.scalar_op(name, s, real, vec![self.id, b.id], vjp)
+    }
+
+    fn reduce(&self, name: &'static str, value: Complex<T>, real: bool, vjp: Vjp<T>) -> Var<'t, T> {
+        self.tape.scalar_op(name, value, real, vec![self.id], vjp)
+    }
+
+    /// The element at a multi-index (one index per axis).
+    ///
+    /// # Panics
+    /// If the index has the wrong number of axes or is out of bounds.
+    #[track_caller]
+    pub fn get(&self, index: &[usize]) -> Var<'t, T> {
+        assert!(
+            index.len() == self.shape.len() && index.iter().zip(self.shape.iter()).all(|(i, n)| i < n),
+            "wirtinger: `get`: index {index:?} out of bounds for shape {:?}",
+            &*self.shape
+        );
+        let flat = index.iter().zip(self.shape.iter()).fold(0, |f, (i, n)| f * n + i);
+        let v = self.value()[flat];
+        self.reduce("get", v, self.is_real(), Box::new(move |c, acc| {
+            if let Some(g) = acc.array(0) {
+                g[flat] += c[0];
+            }
+        }))
+    }
+
+    /// The same values with another shape of the same number of elements (no copy).
+    #[track_caller]
+    pub fn reshape(&self, shape: &[usize]) -> Self {
+        check_shape("reshape", self.len(), shape);
+        self.tape.array_op(
+            "reshape",
+            self.value(),
+            shape.into(),
+            self.is_real(),
+            vec![self.id],
+            Box::new(|c, acc| {
+                if let Some(g) = acc.array(0) {
+                    for (g, c) in g.iter_mut().zip(c) {
+                        *g += c;
+                    }
+                }
+            }),
+        )
+    }
+
+    /// A one-dimensional array of scalar values.
+    ///
+    /// # Panics
+    /// If `vars` is empty (there is no tape to record on) or mixes tapes.
+    #[track_caller]
+    pub fn stack(vars: &[Var<'t, T>]) -> Self {
+        let first = vars
+            .first()
+            .expect("wirtinger: `stack` of no values (no tape to record on)");
+        let tape = first.tape;
+        for v in vars {
+            same_tape(tape, v.tape, "stack");
+        }
+        let value: Vec<Complex<T>> = vars.iter().map(|v| v.value()).collect();
+        let real = vars.iter().all(|v| v.is_real());
+        let n = vars.len();
+        tape.array_op(
+            "stack",
+            Rc::new(value),
+            Rc::from([n]),
+            real,
+            vars.iter().map(|v| v.id).collect(),
+            Box::new(move |c, acc| {
+                for (k, c) in c.iter().enumerate().take(n) {
+                    if let Some(g) = acc.scalar(k) {
+                        *g += c;
+                    }
+                }
+            }),
+        )
+    }
+}
+
+/// Records `l ⊕ r` elementwise with the partials of `rule`. `linear`: the partials do not depend on
+/// the values (read once from the table, not stored).
+fn binary<'t, T: Real>(
+    tape: &'t Tape<T>,
+    name: &'static str,
+    l: Operand<T>,
+    r: Operand<T>,
+    shape: &Rc<[usize]>,
+    rule: fn(Complex<T>, Complex<T>) -> Binary<T>,
+    linear: bool,
+) -> VarArray<'t, T> {
+    let n: usize = shape.iter().product();
+    let real = rule(zero(), zero()).preserves_real && l.real() && r.real();
+    let wants = (l.input().is_some(), r.input().is_some());
+    let mut value = Vec::with_capacity(n);
+    let store = |w: bool| (w && !linear).then(|| Vec::with_capacity(n));
+    let (mut pa, mut pb) = (store(wants.0), store(wants.1));
+    for i in 0..n {
+        let b = rule(l.at(i), r.at(i));
+        value.push(b.value);
+        if let Some(p) = pa.as_mut() {
+            p.push(b.da);
+        }
+        if let Some(p) = pb.as_mut() {
+            p.push(b.db);
+        }
+    }
+    if !wants.0 && !wants.1 {
+        return tape.array_node(name, Kind::ArrayConstant, value, shape, real);
+    }
+    let fixed = rule(zero(), zero());
+    let partials = |p: Option<Vec<Complex<T>>>, same: Complex<T>| match p {
+        Some(v) => Partials::Each(v),
+        None => Partials::Same(same),
+    };
+    let sides = [
+        (l.is_array(), wants.0, partials(pa, fixed.da)),
+        (r.is_array(), wants.1, partials(pb, fixed.db)),
+    ];
+    let inputs: Vec<u32> = [l.input(), r.input()].into_iter().flatten().collect();
+    let vjp: Vjp<T> = Box::new(move |c, acc| {
+        let mut slot = 0;
+        for (is_array, wants, p) in &sides {
+            if !wants {
+                continue;
+            }
+            // c_a += conj(g_a) c (binary rules are holomorphic in each argument)
+            if *is_array {
+                if let Some(g) = acc.array(slot) {
+                    for (i, (g, c)) in g.iter_mut().zip(c).enumerate() {
+                        *g += p.at(i).conj() * c;
+                    }
+                }
+            } else if let Some(g) = acc.scalar(slot) {
+                *g += c.iter().enumerate().fold(zero(), |s, (i, c)| s + p.at(i).conj() * c);
+            }
+            slot += 1;
+        }
+    });
+    tape.array_op(name, Rc::new(value), shape.clone(), real, inputs, vjp)
+}

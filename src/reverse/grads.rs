@@ -1,0 +1,184 @@
+//! [`Gradients`]: the result of a backward pass, and the [`Leaf`] trait that reads it.
+
+use super::tape::{Adjoints, LeafFlag, Tape};
+use super::{Var, VarArray};
+use crate::Real;
+use num_complex::Complex;
+
+/// The Wirtinger derivatives of one output with respect to every leaf of its tape, from
+/// [`Var::backward`].
+///
+/// - [`dz`](Self::dz): `∂out/∂x`; [`dzbar`](Self::dzbar): `∂out/∂x̄`, exactly, for real and complex
+///   outputs alike (a complex output `f` is walked twice, on `Re f` and `Im f`).
+/// - [`grad`](Self::grad): `2 ∂out/∂x̄`, the steepest-ascent direction, only for a real-valued
+///   output. For a real leaf (`tape.real_var`) it is the real derivative `dL/dp = 2 Re ∂L/∂p̄`
+///   (imaginary part 0), while `dz`, `dzbar` are the Wirtinger derivatives as if the leaf were
+///   complex.
+///
+/// Scalar leaves ([`Var`]) give a `Complex<T>`, array leaves ([`VarArray`]) a `Vec<Complex<T>>`.
+/// Asking about a value that is not a leaf, or a leaf of another tape or recorded after the
+/// backward pass, panics.
+#[derive(Clone, Debug)]
+pub struct Gradients<T: Real = f64> {
+    /// Address of the tape, to catch variables of another tape (an address, so `Gradients` is `Send`).
+    tape: usize,
+    output: u32,
+    real_output: bool,
+    leaves: Vec<LeafFlag>,
+    /// Adjoints of the pass on `Re out` (`∂Re out/∂b̄`), and on `Im out` for a complex output.
+    re: Adjoints<T>,
+    im: Option<Adjoints<T>>,
+}
+
+impl<T: Real> Gradients<T> {
+    pub(crate) fn new(tape: &Tape<T>, output: u32, re: Adjoints<T>, im: Option<Adjoints<T>>) -> Self {
+        Gradients {
+            tape: tape as *const Tape<T> as usize,
+            output,
+            real_output: im.is_none(),
+            leaves: tape.leaf_flags(),
+            re,
+            im,
+        }
+    }
+
+    /// Whether the output was real-valued (then [`grad`](Self::grad) is defined).
+    pub fn is_real_output(&self) -> bool {
+        self.real_output
+    }
+
+    /// `∂out/∂x` for a leaf `x`.
+    pub fn dz<L: Leaf<T>>(&self, x: &L) -> L::Value {
+        x.read(self, Which::Dz)
+    }
+
+    /// `∂out/∂x̄` for a leaf `x`.
+    pub fn dzbar<L: Leaf<T>>(&self, x: &L) -> L::Value {
+        x.read(self, Which::Dzbar)
+    }
+
+    /// `2 ∂out/∂x̄` for a leaf `x` of a real-valued output: the steepest-ascent direction (PyTorch's
+    /// `x.grad`). For a real leaf, the real derivative with imaginary part 0.
+    ///
+    /// # Panics
+    /// If the output is complex-valued: its gradient is not a direction; use `dz` and `dzbar`.
+    pub fn grad<L: Leaf<T>>(&self, x: &L) -> L::Value {
+        x.read(self, Which::Grad)
+    }
+
+    /// The index of the output node.
+    pub(crate) fn output(&self) -> u32 {
+        self.output
+    }
+
+    /// The pair `(∂out/∂b, ∂out/∂b̄)` of the scalar node `id` (any node, not only leaves), for the
+    /// picture of the graph.
+    pub(crate) fn scalar_pair(&self, id: u32) -> Option<(Complex<T>, Complex<T>)> {
+        let i = id as usize;
+        let c1 = *self.re.scalars.get(i)?;
+        Some(match &self.im {
+            None => (c1.conj(), c1),
+            Some(im) => {
+                let c2 = im.scalars[i];
+                let i1 = Complex::new(T::zero(), T::one());
+                (c1.conj() + i1 * c2.conj(), c1 + i1 * c2)
+            }
+        })
+    }
+
+    fn check_leaf(&self, tape: &Tape<T>, id: u32, what: &str) -> LeafFlag {
+        assert!(
+            self.tape == tape as *const Tape<T> as usize,
+            "wirtinger: Gradients::{what} asked about a variable of another tape"
+        );
+        match self.leaves.get(id as usize) {
+            None => panic!(
+                "wirtinger: Gradients::{what} asked about node {id}, recorded after this backward pass"
+            ),
+            Some(LeafFlag::NotLeaf) => panic!(
+                "wirtinger: Gradients::{what} asked about node {id} (`{}`), which is not a leaf; \
+                 ask about variables made by tape.var, tape.real_var, tape.array or tape.real_array",
+                tape.node(id).name
+            ),
+            Some(&f) => f,
+        }
+    }
+
+    fn combine(&self, which: Which, real_leaf: bool, c1: Complex<T>, c2: Option<Complex<T>>, what: &str) -> Complex<T> {
+        let i = Complex::new(T::zero(), T::one());
+        match (which, c2) {
+            (Which::Grad, Some(_)) => panic!(
+                "wirtinger: Gradients::{what}: grad asked of a complex-valued output; the gradient \
+                 2∂L/∂z̄ is defined for real-valued outputs only (use dz and dzbar, or take .re(), \
+                 .norm_sqr(), … first)"
+            ),
+            (Which::Grad, None) if real_leaf => Complex::new(c1.re + c1.re, T::zero()),
+            (Which::Grad, None) => c1 + c1,
+            (Which::Dzbar, None) => c1,
+            (Which::Dz, None) => c1.conj(),
+            (Which::Dzbar, Some(c2)) => c1 + i * c2,
+            (Which::Dz, Some(c2)) => c1.conj() + i * c2.conj(),
+        }
+    }
+}
+
+/// Which derivative a [`Leaf`] is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    /// `∂out/∂x`.
+    Dz,
+    /// `∂out/∂x̄`.
+    Dzbar,
+    /// `2 ∂out/∂x̄` (real outputs only).
+    Grad,
+}
+
+/// A leaf of a tape that [`Gradients`] can be asked about: [`Var`] (giving a `Complex<T>`) or
+/// [`VarArray`] (giving a `Vec<Complex<T>>`).
+pub trait Leaf<T: Real> {
+    /// What a derivative with respect to this leaf is.
+    type Value;
+    /// Reads one derivative from `g`; called by [`Gradients::dz`], [`Gradients::dzbar`] and
+    /// [`Gradients::grad`].
+    fn read(&self, g: &Gradients<T>, which: Which) -> Self::Value;
+}
+
+fn name(which: Which) -> &'static str {
+    match which {
+        Which::Dz => "dz",
+        Which::Dzbar => "dzbar",
+        Which::Grad => "grad",
+    }
+}
+
+impl<'t, T: Real> Leaf<T> for Var<'t, T> {
+    type Value = Complex<T>;
+    fn read(&self, g: &Gradients<T>, which: Which) -> Complex<T> {
+        let what = name(which);
+        let flag = g.check_leaf(self.tape, self.id, what);
+        let i = self.id as usize;
+        let c1 = g.re.scalars.get(i).copied().unwrap_or_default();
+        let c2 = g.im.as_ref().map(|im| im.scalars.get(i).copied().unwrap_or_default());
+        g.combine(which, flag == LeafFlag::Real, c1, c2, what)
+    }
+}
+
+impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
+    type Value = Vec<Complex<T>>;
+    fn read(&self, g: &Gradients<T>, which: Which) -> Vec<Complex<T>> {
+        let what = name(which);
+        let flag = g.check_leaf(self.tape, self.id, what);
+        let e = self.tape.node(self.id).extra as usize;
+        let n = self.len();
+        let zero = Complex::new(T::zero(), T::zero());
+        let a1 = g.re.arrays.get(e).and_then(|a| a.as_ref());
+        let a2 = g.im.as_ref().map(|im| im.arrays.get(e).and_then(|a| a.as_ref()));
+        (0..n)
+            .map(|k| {
+                let c1 = a1.map_or(zero, |a| a[k]);
+                let c2 = a2.map(|a| a.map_or(zero, |a| a[k]));
+                g.combine(which, flag == LeafFlag::Real, c1, c2, what)
+            })
+            .collect()
+    }
+}

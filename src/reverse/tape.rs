@@ -1,0 +1,330 @@
+//! The tape: the explicit computational graph, its nodes and the backward walk.
+
+use super::grads::Gradients;
+use crate::fft::FftPlans;
+use crate::Real;
+use core::cell::{Ref, RefCell};
+use num_complex::Complex;
+use std::rc::Rc;
+
+/// What a node is, for the backward walk and for the picture of the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An independent scalar variable (`tape.var`, `tape.real_var`).
+    Leaf,
+    /// A scalar constant.
+    Constant,
+    /// A scalar elementary op: up to two scalar edges with their partials.
+    Op,
+    /// An independent array variable.
+    ArrayLeaf,
+    /// An array constant.
+    ArrayConstant,
+    /// An op with a vector-Jacobian closure (array ops, reductions, custom rules).
+    Vjp,
+}
+
+/// One scalar edge: the input's index and the partials `(g_a, g_ā)` of the rules table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Edge<T> {
+    pub input: u32,
+    pub da: Complex<T>,
+    /// `None`: holomorphic, `g_ā = 0`.
+    pub da_conj: Option<Complex<T>>,
+}
+
+/// One node of the tape. Scalar ops keep their edges inline (no allocation per scalar op);
+/// everything else keeps its payload in `Tape::extras`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node<T> {
+    /// The scalar value (0 for array-valued nodes).
+    pub value: Complex<T>,
+    pub edges: [Option<Edge<T>>; 2],
+    pub kind: Kind,
+    /// Whether the value is real for every input (tracked from the rules' `Realness`).
+    pub real: bool,
+    /// Whether the node depends on a leaf; the backward walk skips those that do not.
+    pub grad: bool,
+    /// Index into `Tape::extras` for array-valued and closure nodes.
+    pub extra: u32,
+    pub name: &'static str,
+}
+
+/// The vector-Jacobian product of a closure node: receives the conjugate cotangent of the output
+/// (`∂L/∂ȳ`, one element for a scalar output) and adds those of its inputs into `acc`.
+pub(crate) type Vjp<T> = Box<dyn Fn(&[Complex<T>], &mut Accum<'_, T>)>;
+
+/// Payload of array-valued and closure nodes.
+pub(crate) struct Extra<T: Real> {
+    /// The array value (`None` for a scalar-valued closure node, whose value is `Node::value`).
+    pub value: Option<Rc<Vec<Complex<T>>>>,
+    pub shape: Rc<[usize]>,
+    pub inputs: Vec<u32>,
+    pub vjp: Option<Vjp<T>>,
+}
+
+/// Where a closure node's VJP adds the conjugate cotangents of its inputs.
+pub struct Accum<'a, T: Real> {
+    inputs: &'a [u32],
+    nodes: &'a [Node<T>],
+    extras: &'a [Extra<T>],
+    scalars: &'a mut [Complex<T>],
+    arrays: &'a mut [Option<Vec<Complex<T>>>],
+    fft: &'a FftPlans<T>,
+}
+
+impl<'a, T: Real> Accum<'a, T> {
+    /// The accumulator of array input `k` (zeros on first use), or `None` when that input does not
+    /// depend on any leaf and needs no adjoint.
+    pub(crate) fn array(&mut self, k: usize) -> Option<&mut [Complex<T>]> {
+        let id = self.inputs[k] as usize;
+        let node = &self.nodes[id];
+        if !node.grad {
+            return None;
+        }
+        let e = node.extra as usize;
+        let len = match &self.extras[e].value {
+            Some(v) if matches!(node.kind, Kind::ArrayLeaf | Kind::Vjp) => v.len(),
+            _ => panic!("wirtinger: internal error: input {k} of a VJP is not an array"),
+        };
+        Some(self.arrays[e].get_or_insert_with(|| vec![Complex::new(T::zero(), T::zero()); len]))
+    }
+
+    /// The accumulator of scalar input `k`, or `None` when it needs no adjoint.
+    pub(crate) fn scalar(&mut self, k: usize) -> Option<&mut Complex<T>> {
+        let id = self.inputs[k] as usize;
+        if self.nodes[id].grad {
+            Some(&mut self.scalars[id])
+        } else {
+            None
+        }
+    }
+
+    /// The FFT plans of the tape.
+    pub(crate) fn fft(&self) -> &FftPlans<T> {
+        self.fft
+    }
+}
+
+/// A tape of complex scalars and arrays: the computational graph of reverse mode.
+///
+/// The forward pass records every operation with the indices of its inputs and the partials the
+/// [`rules`](crate::rules) table gives; [`Var::backward`](super::Var::backward) walks it once in
+/// reverse, each edge adding its share into the adjoint of its input. Every method takes `&self`:
+/// values borrow the tape, and leaves and ops may be added after a backward pass.
+///
+/// ```
+/// use wirtinger::prelude::*;
+///
+/// let tape = Tape::new();
+/// let z = tape.var(c64(3.0, 4.0));
+/// let l = z.norm_sqr();
+/// let g = l.backward();
+/// assert_eq!(g.dz(&z), c64(3.0, -4.0));
+/// assert_eq!(g.dzbar(&z), c64(3.0, 4.0));
+/// assert_eq!(g.grad(&z), c64(6.0, 8.0));
+/// ```
+pub struct Tape<T: Real = f64> {
+    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    pub(crate) extras: RefCell<Vec<Extra<T>>>,
+    pub(crate) fft: FftPlans<T>,
+}
+
+impl<T: Real> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Real> core::fmt::Debug for Tape<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Tape {{ nodes: {} }}", self.len())
+    }
+}
+
+impl<T: Real> Tape<T> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape {
+            nodes: RefCell::new(Vec::new()),
+            extras: RefCell::new(Vec::new()),
+            fft: FftPlans::new(),
+        }
+    }
+
+    /// The number of nodes recorded (an array op is one node).
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every node, keeping the allocated buffers, so the tape can be refilled (for example
+    /// once per optimizer iteration). Needs `&mut self`, so no value of the old graph survives it.
+    pub fn clear(&mut self) {
+        self.nodes.get_mut().clear();
+        self.extras.get_mut().clear();
+    }
+
+    pub(crate) fn push(&self, node: Node<T>) -> u32 {
+        let mut nodes = self.nodes.borrow_mut();
+        let id = nodes.len();
+        assert!(id < u32::MAX as usize, "wirtinger: tape is full (2³² nodes)");
+        nodes.push(node);
+        id as u32
+    }
+
+    /// Records a node with a payload and returns its index.
+    pub(crate) fn push_extra(
+        &self,
+        name: &'static str,
+        kind: Kind,
+        value: Complex<T>,
+        real: bool,
+        extra: Extra<T>,
+    ) -> u32 {
+        let grad = match kind {
+            Kind::Leaf | Kind::ArrayLeaf => true,
+            Kind::Constant | Kind::ArrayConstant => false,
+            _ => {
+                let nodes = self.nodes.borrow();
+                extra.inputs.iter().any(|&i| nodes[i as usize].grad)
+            }
+        };
+        let e = {
+            let mut extras = self.extras.borrow_mut();
+            extras.push(extra);
+            (extras.len() - 1) as u32
+        };
+        self.push(Node {
+            value,
+            edges: [None, None],
+            kind,
+            real,
+            grad,
+            extra: e,
+            name,
+        })
+    }
+
+    pub(crate) fn node(&self, id: u32) -> Node<T> {
+        self.nodes.borrow()[id as usize]
+    }
+
+    pub(crate) fn extras(&self) -> Ref<'_, Vec<Extra<T>>> {
+        self.extras.borrow()
+    }
+
+    /// The reverse walk from node `out`, seeded with the conjugate cotangent `seed` (`½` for a
+    /// real output, `i/2` for the imaginary part of a complex one). Returns the adjoints
+    /// `∂L/∂b̄` of every scalar node and of every array leaf.
+    pub(crate) fn walk(&self, out: u32, seed: Complex<T>) -> Adjoints<T> {
+        let nodes = self.nodes.borrow();
+        let extras = self.extras.borrow();
+        let zero = Complex::new(T::zero(), T::zero());
+        let n = out as usize + 1;
+        let mut scalars = vec![zero; n];
+        let mut arrays: Vec<Option<Vec<Complex<T>>>> = Vec::new();
+        arrays.resize_with(extras.len(), || None);
+        scalars[out as usize] = seed;
+        for i in (0..n).rev() {
+            let node = &nodes[i];
+            if !node.grad {
+                continue;
+            }
+            match node.kind {
+                Kind::Op => {
+                    let c = scalars[i];
+                    if c == zero {
+                        continue;
+                    }
+                    for e in node.edges.iter().flatten() {
+                        // c_a += conj(g_a) c_b + g_ā conj(c_b)
+                        let mut add = e.da.conj() * c;
+                        if let Some(g) = e.da_conj {
+                            add = add + g * c.conj();
+                        }
+                        scalars[e.input as usize] += add;
+                    }
+                }
+                Kind::Vjp => {
+                    let x = &extras[node.extra as usize];
+                    let Some(vjp) = &x.vjp else { continue };
+                    // Scalar outputs keep their adjoint in `scalars`, arrays in `arrays`.
+                    let taken;
+                    let c_out: &[Complex<T>] = if x.value.is_some() {
+                        match arrays[node.extra as usize].take() {
+                            Some(v) => {
+                                taken = v;
+                                &taken
+                            }
+                            None => continue,
+                        }
+                    } else {
+                        if scalars[i] == zero {
+                            continue;
+                        }
+                        taken = vec![scalars[i]];
+                        &taken
+                    };
+                    let mut acc = Accum {
+                        inputs: &x.inputs,
+                        nodes: &nodes,
+                        extras: &extras,
+                        scalars: &mut scalars,
+                        arrays: &mut arrays,
+                        fft: &self.fft,
+                    };
+                    vjp(c_out, &mut acc);
+                }
+                Kind::Leaf | Kind::Constant | Kind::ArrayLeaf | Kind::ArrayConstant => {}
+            }
+        }
+        Adjoints { scalars, arrays }
+    }
+
+    /// The leaf kind of every node (for [`Gradients`] to answer only about leaves).
+    pub(crate) fn leaf_flags(&self) -> Vec<LeafFlag> {
+        self.nodes
+            .borrow()
+            .iter()
+            .map(|n| match n.kind {
+                Kind::Leaf | Kind::ArrayLeaf if n.real => LeafFlag::Real,
+                Kind::Leaf | Kind::ArrayLeaf => LeafFlag::Complex,
+                _ => LeafFlag::NotLeaf,
+            })
+            .collect()
+    }
+
+    /// Backward from a scalar node: one pass for a real output, two (on `Re f` and `Im f`) for a
+    /// complex one.
+    pub(crate) fn backward_from(&self, out: u32) -> Gradients<T> {
+        let node = self.node(out);
+        let half = T::from_f64c(0.5);
+        let re = self.walk(out, Complex::new(half, T::zero()));
+        let im = if node.real {
+            None
+        } else {
+            Some(self.walk(out, Complex::new(T::zero(), half)))
+        };
+        Gradients::new(self, out, re, im)
+    }
+}
+
+/// Whether a node is a leaf, and of which kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LeafFlag {
+    NotLeaf,
+    Complex,
+    Real,
+}
+
+/// The result of one reverse walk.
+#[derive(Clone, Debug)]
+pub(crate) struct Adjoints<T> {
+    pub scalars: Vec<Complex<T>>,
+    pub arrays: Vec<Option<Vec<Complex<T>>>>,
+}

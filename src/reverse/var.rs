@@ -1,0 +1,276 @@
+//! [`Var`]: a scalar value on a tape, and the scalar leaves and constants of [`Tape`].
+
+use super::grads::Gradients;
+use super::tape::{Edge, Kind, Node, Tape};
+use crate::ops::{impl_left_ops, impl_scalar_ops, ScalarArith};
+use crate::rules::{self, Binary, Unary};
+use crate::Real;
+use num_complex::Complex;
+
+/// A complex scalar on a [`Tape`]: a `Copy` handle (the tape and an index).
+///
+/// It has every operation and operator pairing of [`Dual`](crate::forward::Dual), with the same
+/// names; real-valued results (`re`, `im`, `norm`, `norm_sqr`, `arg`, …) are `Var`s too, and the
+/// tape tracks that they are real so that [`backward`](Self::backward) can use the cheap pass.
+#[derive(Clone, Copy)]
+pub struct Var<'t, T: Real = f64> {
+    pub(crate) tape: &'t Tape<T>,
+    pub(crate) id: u32,
+}
+
+impl<T: Real> core::fmt::Debug for Var<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let n = self.tape.node(self.id);
+        write!(f, "Var {{ id: {}, op: {}, value: {} }}", self.id, n.name, n.value)
+    }
+}
+
+impl<T: Real> Tape<T> {
+    fn scalar_node(&self, name: &'static str, kind: Kind, z: Complex<T>, real: bool) -> Var<'_, T> {
+        let id = self.push(Node {
+            value: z,
+            edges: [None, None],
+            kind,
+            real,
+            grad: kind == Kind::Leaf,
+            extra: u32::MAX,
+            name,
+        });
+        Var { tape: self, id }
+    }
+
+    /// A complex leaf (an independent variable `z`).
+    pub fn var(&self, z: Complex<T>) -> Var<'_, T> {
+        self.scalar_node("var", Kind::Leaf, z, false)
+    }
+
+    /// A real leaf `p`: [`Gradients::grad`] gives the real derivative `dL/dp = 2 Re ∂L/∂p̄`.
+    pub fn real_var(&self, x: T) -> Var<'_, T> {
+        self.scalar_node("real var", Kind::Leaf, Complex::new(x, T::zero()), true)
+    }
+
+    /// A complex constant (no derivative flows into it). A constant whose imaginary part is exactly
+    /// 0 counts as real-valued.
+    pub fn constant(&self, z: Complex<T>) -> Var<'_, T> {
+        self.scalar_node("constant", Kind::Constant, z, z.im == T::zero())
+    }
+
+    /// A real constant.
+    pub fn real_constant(&self, x: T) -> Var<'_, T> {
+        self.constant(Complex::new(x, T::zero()))
+    }
+}
+
+/// Panics unless `a` and `b` live on the same tape.
+#[track_caller]
+pub(crate) fn same_tape<T: Real>(a: &Tape<T>, b: &Tape<T>, op: &str) {
+    assert!(
+        core::ptr::eq(a, b),
+        "wirtinger: `{op}` of variables from two different tapes"
+    );
+}
+
+impl<'t, T: Real> Var<'t, T> {
+    /// The value, always a `Complex<T>` (imaginary part 0 for real-valued results).
+    pub fn value(&self) -> Complex<T> {
+        self.tape.node(self.id).value
+    }
+
+    /// Whether the value is known to be real for every input (so `backward` needs one pass and
+    /// [`Gradients::grad`] is defined).
+    pub fn is_real(&self) -> bool {
+        self.tape.node(self.id).real
+    }
+
+    /// The tape this value lives on.
+    pub fn tape(&self) -> &'t Tape<T> {
+        self.tape
+    }
+
+    /// The reverse pass from this output: the Wirtinger derivatives of `self` with respect to every
+    /// leaf. A real-valued output takes one walk of the tape (seeded with `∂L/∂L̄ = ½`), a complex
+    /// one two (on `Re f` and `Im f`). The tape is left as it was, so other outputs of the same
+    /// tape can be differentiated too.
+    pub fn backward(&self) -> Gradients<T> {
+        self.tape.backward_from(self.id)
+    }
+
+    fn unary(self, name: &'static str, r: Unary<T>, real: bool) -> Self {
+        let a = self.tape.node(self.id);
+        let edge = a.grad.then_some(Edge {
+            input: self.id,
+            da: r.da,
+            da_conj: r.da_conj,
+        });
+        let id = self.tape.push(Node {
+            value: r.value,
+            edges: [edge, None],
+            kind: Kind::Op,
+            real: r.real.of(real),
+            grad: a.grad,
+            extra: u32::MAX,
+            name,
+        });
+        Var { tape: self.tape, id }
+    }
+
+    /// Used by [`rules::unary_methods`]: records one rule of the table.
+    fn apply_rule(self, name: &'static str, rule: impl Fn(Complex<T>) -> Unary<T>) -> Self {
+        let a = self.tape.node(self.id);
+        self.unary(name, rule(a.value), a.real)
+    }
+
+    fn binary(self, o: Self, name: &'static str, rule: fn(Complex<T>, Complex<T>) -> Binary<T>) -> Self {
+        same_tape(self.tape, o.tape, name);
+        let (a, b) = (self.tape.node(self.id), self.tape.node(o.id));
+        let r = rule(a.value, b.value);
+        let ea = a.grad.then_some(Edge {
+            input: self.id,
+            da: r.da,
+            da_conj: None,
+        });
+        let eb = b.grad.then_some(Edge {
+            input: o.id,
+            da: r.db,
+            da_conj: None,
+        });
+        let id = self.tape.push(Node {
+            value: r.value,
+            edges: [ea, eb],
+            kind: Kind::Op,
+            real: r.preserves_real && a.real && b.real,
+            grad: a.grad || b.grad,
+            extra: u32::MAX,
+            name,
+        });
+        Var { tape: self.tape, id }
+    }
+
+    /// `self ⊕ c` (`flip`: `c ⊕ self`) with a constant `c`: one edge, to `self`.
+    fn with_const(
+        self,
+        c: Complex<T>,
+        flip: bool,
+        name: &'static str,
+        rule: fn(Complex<T>, Complex<T>) -> Binary<T>,
+    ) -> Self {
+        let a = self.tape.node(self.id);
+        let (r, d) = if flip {
+            let r = rule(c, a.value);
+            (r, r.db)
+        } else {
+            let r = rule(a.value, c);
+            (r, r.da)
+        };
+        let real = r.preserves_real && a.real && c.im == T::zero();
+        let edge = a.grad.then_some(Edge {
+            input: self.id,
+            da: d,
+            da_conj: None,
+        });
+        let id = self.tape.push(Node {
+            value: r.value,
+            edges: [edge, None],
+            kind: Kind::Op,
+            real,
+            grad: a.grad,
+            extra: u32::MAX,
+            name,
+        });
+        Var { tape: self.tape, id }
+    }
+
+    rules::unary_methods!(by_value);
+
+    /// Alias of [`norm`](Self::norm): `|a|`.
+    #[must_use]
+    pub fn abs(self) -> Self {
+        self.norm()
+    }
+
+    /// Alias of [`norm_sqr`](Self::norm_sqr): `|a|²`.
+    #[must_use]
+    pub fn abs2(self) -> Self {
+        self.norm_sqr()
+    }
+
+    /// `aⁿ` for an integer `n`: `(n aⁿ⁻¹, 0)`.
+    #[must_use]
+    pub fn powi(self, n: i32) -> Self {
+        self.apply_rule("powi", |a| rules::powi(a, n))
+    }
+
+    /// `aˣ` for a real exponent `x`, principal branch: `(x aˣ/a, 0)`.
+    #[must_use]
+    pub fn powf(self, x: T) -> Self {
+        self.apply_rule("powf", |a| rules::powf(a, x))
+    }
+
+    /// `aᵇ = exp(b ln a)`, principal branch: `(b aᵇ/a, aᵇ ln a)`.
+    #[must_use]
+    pub fn powc(self, b: Self) -> Self {
+        self.binary(b, "powc", rules::powc)
+    }
+}
+
+impl<'t, T: Real> ScalarArith<T> for Var<'t, T> {
+    fn add_v(self, o: Self) -> Self {
+        self.binary(o, "add", rules::add)
+    }
+    fn sub_v(self, o: Self) -> Self {
+        self.binary(o, "sub", rules::sub)
+    }
+    fn mul_v(self, o: Self) -> Self {
+        self.binary(o, "mul", rules::mul)
+    }
+    fn div_v(self, o: Self) -> Self {
+        self.binary(o, "div", rules::div)
+    }
+    fn neg_v(self) -> Self {
+        self.apply_rule("neg", rules::neg)
+    }
+    fn add_c(self, c: Complex<T>) -> Self {
+        self.with_const(c, false, "add", rules::add)
+    }
+    fn sub_c(self, c: Complex<T>) -> Self {
+        self.with_const(c, false, "sub", rules::sub)
+    }
+    fn rsub_c(self, c: Complex<T>) -> Self {
+        self.with_const(c, true, "sub", rules::sub)
+    }
+    fn mul_c(self, c: Complex<T>) -> Self {
+        self.with_const(c, false, "mul", rules::mul)
+    }
+    fn div_c(self, c: Complex<T>) -> Self {
+        self.with_const(c, false, "div", rules::div)
+    }
+    fn rdiv_c(self, c: Complex<T>) -> Self {
+        self.with_const(c, true, "div", rules::div)
+    }
+}
+
+impl_scalar_ops!(['t, T: Real] Var<'t, T>);
+impl_left_ops!(['t] Var<'t, f64>, f64);
+impl_left_ops!(['t] Var<'t, f32>, f32);
+
+impl<'t, T: Real> core::iter::Sum for Var<'t, T> {
+    /// # Panics
+    /// On an empty iterator: there is no tape to record the zero on.
+    fn sum<I: Iterator<Item = Self>>(mut iter: I) -> Self {
+        let first = iter
+            .next()
+            .expect("wirtinger: sum of an empty iterator of Var (no tape to record on)");
+        iter.fold(first, |a, b| a + b)
+    }
+}
+
+impl<'t, T: Real> core::iter::Product for Var<'t, T> {
+    /// # Panics
+    /// On an empty iterator: there is no tape to record the one on.
+    fn product<I: Iterator<Item = Self>>(mut iter: I) -> Self {
+        let first = iter
+            .next()
+            .expect("wirtinger: product of an empty iterator of Var (no tape to record on)");
+        iter.fold(first, |a, b| a * b)
+    }
+}
