@@ -226,7 +226,10 @@ fn vec_error<T: Real>(a: &[Complex<T>], b: &[Complex<T>]) -> T {
 pub fn assert_gradient<T, F>(build: F, z: &[Complex<T>], rtol: T)
 where
     T: Real,
-    F: for<'t> Fn(&'t crate::reverse::Tape<T>, &[crate::reverse::Var<'t, T>]) -> crate::reverse::Var<'t, T>,
+    F: for<'t> Fn(
+        &'t crate::reverse::Tape<T>,
+        &[crate::reverse::Var<'t, T>],
+    ) -> crate::reverse::Var<'t, T>,
 {
     let tape = crate::reverse::Tape::new();
     let vars: Vec<_> = z.iter().map(|&w| tape.var(w)).collect();
@@ -285,7 +288,9 @@ where
     // A fixed, well-spread cotangent (a small LCG), so failures reproduce.
     let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         T::from_f64c(((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)
     };
     let w: Vec<Complex<T>> = (0..m).map(|_| Complex::new(next(), next())).collect();
@@ -299,7 +304,10 @@ where
     let two = T::from_f64c(2.0);
     let loss = |xs: &[Complex<T>]| {
         let y = f(xs);
-        let s = y.iter().zip(&w).fold(T::zero(), |s, (y, w)| s + (w.conj() * y).re);
+        let s = y
+            .iter()
+            .zip(&w)
+            .fold(T::zero(), |s, (y, w)| s + (w.conj() * y).re);
         Complex::new(two * s, T::zero())
     };
     let fd = finite_difference_gradient(loss, x);

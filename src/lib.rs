@@ -56,8 +56,8 @@ pub mod forward;
 pub mod reverse;
 pub mod rules;
 
-pub use num_complex::{Complex, Complex32, Complex64};
 pub use fft::Norm;
+pub use num_complex::{Complex, Complex32, Complex64};
 pub use reverse::Leaf;
 pub use scalar::Real;
 

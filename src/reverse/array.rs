@@ -34,7 +34,11 @@ pub struct VarArray<'t, T: Real = f64> {
 impl<T: Real> core::fmt::Debug for VarArray<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let n = self.tape.node(self.id);
-        write!(f, "VarArray {{ id: {}, op: {}, shape: {:?} }}", self.id, n.name, self.shape)
+        write!(
+            f,
+            "VarArray {{ id: {}, op: {}, shape: {:?} }}",
+            self.id, n.name, self.shape
+        )
     }
 }
 
@@ -113,22 +117,6 @@ impl<T: Real> Operand<T> {
     }
 }
 
-/// Partials of one side of a binary op, per element or shared by all.
-enum Partials<T> {
-    Same(Complex<T>),
-    Each(Vec<Complex<T>>),
-}
-
-impl<T: Real> Partials<T> {
-    #[inline(always)]
-    fn at(&self, i: usize) -> Complex<T> {
-        match self {
-            Partials::Same(c) => *c,
-            Partials::Each(v) => v[i],
-        }
-    }
-}
-
 impl<T: Real> Tape<T> {
     fn array_node(
         &self,
@@ -172,12 +160,20 @@ impl<T: Real> Tape<T> {
     /// A real array leaf: every element is a real parameter, and [`Gradients::grad`](super::Gradients::grad)
     /// gives `dL/dp = 2 Re ∂L/∂p̄` for each.
     pub fn real_array(&self, data: impl Into<Vec<T>>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = data.into().into_iter().map(|x| Complex::new(x, T::zero())).collect();
+        let data = data
+            .into()
+            .into_iter()
+            .map(|x| Complex::new(x, T::zero()))
+            .collect();
         self.array_node("real array", Kind::ArrayLeaf, data, shape, true)
     }
 
     /// A complex constant array. If every imaginary part is exactly 0 it counts as real-valued.
-    pub fn constant_array(&self, data: impl Into<Vec<Complex<T>>>, shape: &[usize]) -> VarArray<'_, T> {
+    pub fn constant_array(
+        &self,
+        data: impl Into<Vec<Complex<T>>>,
+        shape: &[usize],
+    ) -> VarArray<'_, T> {
         let data: Vec<Complex<T>> = data.into();
         let real = data.iter().all(|z| z.im == T::zero());
         self.array_node("constant array", Kind::ArrayConstant, data, shape, real)
@@ -185,7 +181,11 @@ impl<T: Real> Tape<T> {
 
     /// A real constant array.
     pub fn real_constant_array(&self, data: impl Into<Vec<T>>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = data.into().into_iter().map(|x| Complex::new(x, T::zero())).collect();
+        let data = data
+            .into()
+            .into_iter()
+            .map(|x| Complex::new(x, T::zero()))
+            .collect();
         self.array_node("constant array", Kind::ArrayConstant, data, shape, true)
     }
 
@@ -274,48 +274,50 @@ impl<'t, T: Real> VarArray<'t, T> {
         Operand::Array(self.value(), n.grad.then_some(self.id), n.real)
     }
 
-    /// Used by [`rules::unary_methods`]: applies one rule of the table to every element, storing
-    /// the partials for the backward pass.
-    fn apply_rule(&self, name: &'static str, rule: impl Fn(Complex<T>) -> Unary<T>) -> Self {
+    /// Used by [`rules::unary_methods`]: applies one rule of the table to every element. The
+    /// backward pass evaluates the same rule again at the input values (which the tape holds
+    /// anyway) rather than storing two arrays of partials per op: less memory traffic, one table.
+    fn apply_rule<R>(&self, name: &'static str, rule: R) -> Self
+    where
+        R: Fn(Complex<T>) -> Unary<T> + 'static,
+    {
         let a = self.value();
         let node = self.tape.node(self.id);
         // A rule is either always holomorphic or never; probe it once.
         let probe = rule(a.first().copied().unwrap_or_else(zero));
         let real = probe.real.of(node.real);
-        let n = a.len();
-        let mut value = Vec::with_capacity(n);
+        let value: Vec<Complex<T>> = a.iter().map(|&x| rule(x).value).collect();
         if !node.grad {
-            value.extend(a.iter().map(|&x| rule(x).value));
-            return self.tape.array_node(name, Kind::ArrayConstant, value, &self.shape, real);
+            return self
+                .tape
+                .array_node(name, Kind::ArrayConstant, value, &self.shape, real);
         }
-        let mut da = Vec::with_capacity(n);
-        let mut dac = probe.da_conj.map(|_| Vec::with_capacity(n));
-        for &x in a.iter() {
-            let r = rule(x);
-            value.push(r.value);
-            da.push(r.da);
-            if let Some(d) = dac.as_mut() {
-                d.push(r.da_conj.unwrap_or_else(zero));
+        let holomorphic = probe.da_conj.is_none();
+        let vjp: Vjp<T> = Box::new(move |mut c, acc| {
+            if !acc.wants(0) {
+                return;
             }
-        }
-        let vjp: Vjp<T> = Box::new(move |c, acc| {
-            let Some(g) = acc.array(0) else { return };
-            match &dac {
-                // c_a += conj(g_a) c + g_ā conj(c)
-                Some(dac) => {
-                    for (((g, c), da), dac) in g.iter_mut().zip(c).zip(&da).zip(dac) {
-                        *g += da.conj() * c + dac * c.conj();
-                    }
+            // c_a = conj(g_a) c + g_ā conj(c), in place
+            if holomorphic {
+                for (c, &x) in c.iter_mut().zip(a.iter()) {
+                    *c = rule(x).da.conj() * *c;
                 }
-                None => {
-                    for ((g, c), da) in g.iter_mut().zip(c).zip(&da) {
-                        *g += da.conj() * c;
-                    }
+            } else {
+                for (c, &x) in c.iter_mut().zip(a.iter()) {
+                    let r = rule(x);
+                    *c = r.da.conj() * *c + r.da_conj.unwrap_or_else(zero) * c.conj();
                 }
             }
+            acc.give(0, c);
         });
-        self.tape
-            .array_op(name, Rc::new(value), self.shape.clone(), real, vec![self.id], vjp)
+        self.tape.array_op(
+            name,
+            Rc::new(value),
+            self.shape.clone(),
+            real,
+            vec![self.id],
+            vjp,
+        )
     }
 
     rules::unary_methods!(by_ref);
@@ -340,13 +342,13 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// Elementwise `aⁿ`.
     #[must_use]
     pub fn powi(&self, n: i32) -> Self {
-        self.apply_rule("powi", |a| rules::powi(a, n))
+        self.apply_rule("powi", move |a| rules::powi(a, n))
     }
 
     /// Elementwise `aˣ` for a real `x`, principal branch.
     #[must_use]
     pub fn powf(&self, x: T) -> Self {
-        self.apply_rule("powf", |a| rules::powf(a, x))
+        self.apply_rule("powf", move |a| rules::powf(a, x))
     }
 
     /// Elementwise `aᵇ` for an array exponent of the same shape, principal branch.
@@ -354,7 +356,15 @@ impl<'t, T: Real> VarArray<'t, T> {
     pub fn powc(&self, b: &Self) -> Self {
         same_tape(self.tape, b.tape, "powc");
         self.check_same_shape("powc", b);
-        binary(self.tape, "powc", self.operand(), b.operand(), &self.shape, rules::powc, false)
+        binary(
+            self.tape,
+            "powc",
+            self.operand(),
+            b.operand(),
+            &self.shape,
+            rules::powc,
+            false,
+        )
     }
 
     #[track_caller]
@@ -372,7 +382,15 @@ impl<'t, T: Real> VarArray<'t, T> {
     pub(crate) fn arith(&self, other: &Self, op: Arith) -> Self {
         same_tape(self.tape, other.tape, op.name());
         self.check_same_shape(op.name(), other);
-        binary(self.tape, op.name(), self.operand(), other.operand(), &self.shape, op.rule(), op.linear())
+        binary(
+            self.tape,
+            op.name(),
+            self.operand(),
+            other.operand(),
+            &self.shape,
+            op.rule(),
+            op.linear(),
+        )
     }
 
     /// `self ⊕ s` (or `s ⊕ self` when `flip`) with a scalar on the tape.
@@ -380,15 +398,39 @@ impl<'t, T: Real> VarArray<'t, T> {
         same_tape(self.tape, s.tape, op.name());
         let n = self.tape.node(s.id);
         let so = Operand::Scalar(n.value, n.grad.then_some(s.id), n.real);
-        let (l, r) = if flip { (so, self.operand()) } else { (self.operand(), so) };
-        binary(self.tape, op.name(), l, r, &self.shape, op.rule(), op.linear())
+        let (l, r) = if flip {
+            (so, self.operand())
+        } else {
+            (self.operand(), so)
+        };
+        binary(
+            self.tape,
+            op.name(),
+            l,
+            r,
+            &self.shape,
+            op.rule(),
+            op.linear(),
+        )
     }
 
     /// `self ⊕ c` (or `c ⊕ self`) with a constant.
     pub(crate) fn arith_const(&self, c: Complex<T>, flip: bool, op: Arith) -> Self {
         let so = Operand::Scalar(c, None, c.im == T::zero());
-        let (l, r) = if flip { (so, self.operand()) } else { (self.operand(), so) };
-        binary(self.tape, op.name(), l, r, &self.shape, op.rule(), op.linear())
+        let (l, r) = if flip {
+            (so, self.operand())
+        } else {
+            (self.operand(), so)
+        };
+        binary(
+            self.tape,
+            op.name(),
+            l,
+            r,
+            &self.shape,
+            op.rule(),
+            op.linear(),
+        )
     }
 
     /// `self ⊕ data` (or `data ⊕ self`) with a constant array of the same length.
@@ -403,20 +445,35 @@ impl<'t, T: Real> VarArray<'t, T> {
         );
         let real = data.iter().all(|z| z.im == T::zero());
         let co = Operand::Array(Rc::new(data.to_vec()), None, real);
-        let (l, r) = if flip { (co, self.operand()) } else { (self.operand(), co) };
-        binary(self.tape, op.name(), l, r, &self.shape, op.rule(), op.linear())
+        let (l, r) = if flip {
+            (co, self.operand())
+        } else {
+            (self.operand(), co)
+        };
+        binary(
+            self.tape,
+            op.name(),
+            l,
+            r,
+            &self.shape,
+            op.rule(),
+            op.linear(),
+        )
     }
 
     /// `Σ a_k`.
     pub fn sum(&self) -> Var<'t, T> {
         let a = self.value();
         let s = a.iter().fold(zero(), |s, &x| s + x);
-        self.reduce("sum", s, self.is_real(), Box::new(|c, acc| {
-            let Some(g) = acc.array(0) else { return };
-            for g in g.iter_mut() {
-                *g += c[0];
-            }
-        }))
+        let n = a.len();
+        self.reduce(
+            "sum",
+            s,
+            self.is_real(),
+            Box::new(move |c, acc| {
+                acc.give(0, vec![c[0]; n]);
+            }),
+        )
     }
 
     /// `Σ a_k / n`.
@@ -430,13 +487,18 @@ impl<'t, T: Real> VarArray<'t, T> {
         let a = self.value();
         let s = a.iter().fold(T::zero(), |s, x| s + x.norm_sqr());
         let av = a.clone();
-        self.reduce("norm_sqr_sum", Complex::new(s, T::zero()), true, Box::new(move |c, acc| {
-            let Some(g) = acc.array(0) else { return };
-            let k = c[0].re + c[0].re;
-            for (g, a) in g.iter_mut().zip(av.iter()) {
-                *g += a.scale(k);
-            }
-        }))
+        self.reduce(
+            "norm_sqr_sum",
+            Complex::new(s, T::zero()),
+            true,
+            Box::new(move |c, acc| {
+                let Some(g) = acc.array(0) else { return };
+                let k = c[0].re + c[0].re;
+                for (g, a) in g.iter_mut().zip(av.iter()) {
+                    *g += a.scale(k);
+                }
+            }),
+        )
     }
 
     /// `Σ a_k b_k` (no conjugation; holomorphic in both).
@@ -490,17 +552,26 @@ impl<'t, T: Real> VarArray<'t, T> {
     #[track_caller]
     pub fn get(&self, index: &[usize]) -> Var<'t, T> {
         assert!(
-            index.len() == self.shape.len() && index.iter().zip(self.shape.iter()).all(|(i, n)| i < n),
+            index.len() == self.shape.len()
+                && index.iter().zip(self.shape.iter()).all(|(i, n)| i < n),
             "wirtinger: `get`: index {index:?} out of bounds for shape {:?}",
             &*self.shape
         );
-        let flat = index.iter().zip(self.shape.iter()).fold(0, |f, (i, n)| f * n + i);
+        let flat = index
+            .iter()
+            .zip(self.shape.iter())
+            .fold(0, |f, (i, n)| f * n + i);
         let v = self.value()[flat];
-        self.reduce("get", v, self.is_real(), Box::new(move |c, acc| {
-            if let Some(g) = acc.array(0) {
-                g[flat] += c[0];
-            }
-        }))
+        self.reduce(
+            "get",
+            v,
+            self.is_real(),
+            Box::new(move |c, acc| {
+                if let Some(g) = acc.array(0) {
+                    g[flat] += c[0];
+                }
+            }),
+        )
     }
 
     /// The same values with another shape of the same number of elements (no copy).
@@ -513,13 +584,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             shape.into(),
             self.is_real(),
             vec![self.id],
-            Box::new(|c, acc| {
-                if let Some(g) = acc.array(0) {
-                    for (g, c) in g.iter_mut().zip(c) {
-                        *g += c;
-                    }
-                }
-            }),
+            Box::new(|c, acc| acc.give(0, c)),
         )
     }
 
@@ -546,7 +611,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             real,
             vars.iter().map(|v| v.id).collect(),
             Box::new(move |c, acc| {
-                for (k, c) in c.iter().enumerate().take(n) {
+                for (k, c) in c.into_iter().enumerate().take(n) {
                     if let Some(g) = acc.scalar(k) {
                         *g += c;
                     }
@@ -556,8 +621,9 @@ impl<'t, T: Real> VarArray<'t, T> {
     }
 }
 
-/// Records `l ⊕ r` elementwise with the partials of `rule`. `linear`: the partials do not depend on
-/// the values (read once from the table, not stored).
+/// Records `l ⊕ r` elementwise with the rule of the table. `linear`: the partials do not depend on
+/// the values, so they are read once; otherwise the backward pass evaluates the rule again at the
+/// operand values (held by the tape anyway).
 fn binary<'t, T: Real>(
     tape: &'t Tape<T>,
     name: &'static str,
@@ -568,51 +634,60 @@ fn binary<'t, T: Real>(
     linear: bool,
 ) -> VarArray<'t, T> {
     let n: usize = shape.iter().product();
-    let real = rule(zero(), zero()).preserves_real && l.real() && r.real();
-    let wants = (l.input().is_some(), r.input().is_some());
-    let mut value = Vec::with_capacity(n);
-    let store = |w: bool| (w && !linear).then(|| Vec::with_capacity(n));
-    let (mut pa, mut pb) = (store(wants.0), store(wants.1));
-    for i in 0..n {
-        let b = rule(l.at(i), r.at(i));
-        value.push(b.value);
-        if let Some(p) = pa.as_mut() {
-            p.push(b.da);
-        }
-        if let Some(p) = pb.as_mut() {
-            p.push(b.db);
-        }
-    }
-    if !wants.0 && !wants.1 {
+    let fixed = rule(zero(), zero());
+    let real = fixed.preserves_real && l.real() && r.real();
+    let value: Vec<Complex<T>> = (0..n).map(|i| rule(l.at(i), r.at(i)).value).collect();
+    if l.input().is_none() && r.input().is_none() {
         return tape.array_node(name, Kind::ArrayConstant, value, shape, real);
     }
-    let fixed = rule(zero(), zero());
-    let partials = |p: Option<Vec<Complex<T>>>, same: Complex<T>| match p {
-        Some(v) => Partials::Each(v),
-        None => Partials::Same(same),
-    };
-    let sides = [
-        (l.is_array(), wants.0, partials(pa, fixed.da)),
-        (r.is_array(), wants.1, partials(pb, fixed.db)),
-    ];
     let inputs: Vec<u32> = [l.input(), r.input()].into_iter().flatten().collect();
-    let vjp: Vjp<T> = Box::new(move |c, acc| {
-        let mut slot = 0;
-        for (is_array, wants, p) in &sides {
-            if !wants {
+    let vjp: Vjp<T> = Box::new(move |mut c, acc| {
+        // The partial of side `s` at element `i` (binary rules are holomorphic in each argument,
+        // so c_a += conj(g_a) c).
+        let partial = |side: usize, i: usize| {
+            let b = if linear {
+                fixed
+            } else {
+                rule(l.at(i), r.at(i))
+            };
+            if side == 0 {
+                b.da
+            } else {
+                b.db
+            }
+        };
+        let slots = [
+            l.input().map(|_| 0),
+            r.input().map(|_| usize::from(l.input().is_some())),
+        ];
+        let sides = [&l, &r];
+        // The last array side that wants an adjoint transforms `c` in place and hands it on.
+        let last_array = (0..2)
+            .rev()
+            .find(|&s| slots[s].is_some_and(|k| acc.wants(k)) && sides[s].is_array());
+        for side in 0..2 {
+            let Some(k) = slots[side] else { continue };
+            if !acc.wants(k) || Some(side) == last_array {
                 continue;
             }
-            // c_a += conj(g_a) c (binary rules are holomorphic in each argument)
-            if *is_array {
-                if let Some(g) = acc.array(slot) {
-                    for (i, (g, c)) in g.iter_mut().zip(c).enumerate() {
-                        *g += p.at(i).conj() * c;
+            if sides[side].is_array() {
+                if let Some(g) = acc.array(k) {
+                    for (i, (g, c)) in g.iter_mut().zip(&c).enumerate() {
+                        *g += partial(side, i).conj() * c;
                     }
                 }
-            } else if let Some(g) = acc.scalar(slot) {
-                *g += c.iter().enumerate().fold(zero(), |s, (i, c)| s + p.at(i).conj() * c);
+            } else if let Some(g) = acc.scalar(k) {
+                *g += c
+                    .iter()
+                    .enumerate()
+                    .fold(zero(), |s, (i, c)| s + partial(side, i).conj() * c);
             }
-            slot += 1;
+        }
+        if let Some(side) = last_array {
+            for (i, c) in c.iter_mut().enumerate() {
+                *c = partial(side, i).conj() * *c;
+            }
+            acc.give(slots[side].unwrap_or(0), c);
         }
     });
     tape.array_op(name, Rc::new(value), shape.clone(), real, inputs, vjp)

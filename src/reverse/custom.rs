@@ -96,24 +96,20 @@ impl<T: Real> Tape<T> {
         }
         let lens: Vec<usize> = inputs.iter().map(|x| x.len()).collect();
         let vjp: Vjp<T> = Box::new(move |c, acc| {
-            let cots = vjp(c);
+            let cots = vjp(&c);
             assert!(
                 cots.len() == lens.len(),
                 "wirtinger: custom rule `{name}`: the VJP returned {} cotangents for {} inputs",
                 cots.len(),
                 lens.len()
             );
-            for (k, (cot, &n)) in cots.iter().zip(&lens).enumerate() {
+            for (k, (cot, &n)) in cots.into_iter().zip(&lens).enumerate() {
                 assert!(
                     cot.len() == n,
                     "wirtinger: custom rule `{name}`: cotangent {k} has length {}, input {k} has {n} elements",
                     cot.len()
                 );
-                if let Some(g) = acc.array(k) {
-                    for (g, c) in g.iter_mut().zip(cot) {
-                        *g += c;
-                    }
-                }
+                acc.give(k, cot);
             }
         });
         self.array_op(
@@ -163,7 +159,11 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!(w.backward().grad(&z), c64(1.0, 0.5));
     /// ```
     pub fn chain_real(self, value: T, g_a: Complex<T>) -> Self {
-        let w = self.chain_n("chain_real", Complex::new(value, T::zero()), &[(self, g_a, g_a.conj())]);
+        let w = self.chain_n(
+            "chain_real",
+            Complex::new(value, T::zero()),
+            &[(self, g_a, g_a.conj())],
+        );
         self.tape.nodes.borrow_mut()[w.id as usize].real = true;
         w
     }
@@ -178,10 +178,19 @@ impl<'t, T: Real> Var<'t, T> {
         (g_b, g_bbar): (Complex<T>, Complex<T>),
     ) -> Self {
         super::var::same_tape(self.tape, other.tape, "chain2");
-        self.chain_n("chain2", value, &[(self, g_a, g_abar), (other, g_b, g_bbar)])
+        self.chain_n(
+            "chain2",
+            value,
+            &[(self, g_a, g_abar), (other, g_b, g_bbar)],
+        )
     }
 
-    fn chain_n(self, name: &'static str, value: Complex<T>, parts: &[(Self, Complex<T>, Complex<T>)]) -> Self {
+    fn chain_n(
+        self,
+        name: &'static str,
+        value: Complex<T>,
+        parts: &[(Self, Complex<T>, Complex<T>)],
+    ) -> Self {
         let mut edges = [None, None];
         let mut grad = false;
         for (slot, &(x, da, dac)) in edges.iter_mut().zip(parts) {
@@ -202,6 +211,9 @@ impl<'t, T: Real> Var<'t, T> {
             extra: u32::MAX,
             name,
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 }

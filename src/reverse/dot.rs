@@ -65,7 +65,11 @@ impl<T: Real> Tape<T> {
                     if g.is_real_output() {
                         let grad = dzbar + dzbar;
                         if n.real {
-                            let _ = write!(label, "\\nadjoint {}", fmt_c(Complex::new(grad.re, T::zero())));
+                            let _ = write!(
+                                label,
+                                "\\nadjoint {}",
+                                fmt_c(Complex::new(grad.re, T::zero()))
+                            );
                         } else {
                             let _ = write!(label, "\\ngrad {}", fmt_c(grad));
                         }
@@ -87,7 +91,10 @@ impl<T: Real> Tape<T> {
                 Kind::Op => {
                     for e in n.edges.iter().flatten() {
                         let mut el = format!("g_a {}", fmt_c(e.da));
-                        if let Some(g) = e.da_conj.filter(|g| *g != Complex::new(T::zero(), T::zero())) {
+                        if let Some(g) = e
+                            .da_conj
+                            .filter(|g| *g != Complex::new(T::zero(), T::zero()))
+                        {
                             let _ = write!(el, "\\ng_ā {}", fmt_c(g));
                         }
                         let _ = writeln!(s, "  n{} -> n{i} [label=\"{el}\"];", e.input);

@@ -12,7 +12,9 @@ impl<'t, T: Real> VarArray<'t, T> {
     #[track_caller]
     fn transform(&self, name: &'static str, axes: Vec<usize>, dir: Direction, norm: Norm) -> Self {
         let mut value = self.value().as_ref().clone();
-        self.tape.fft.transform(&mut value, self.shape(), &axes, dir, norm);
+        self.tape
+            .fft
+            .transform(&mut value, self.shape(), &axes, dir, norm);
         let shape: Rc<[usize]> = self.shape().into();
         let vshape = shape.clone();
         let (adir, anorm) = fft::adjoint(dir, norm);
@@ -22,13 +24,10 @@ impl<'t, T: Real> VarArray<'t, T> {
             shape,
             false,
             vec![self.id],
-            Box::new(move |c, acc| {
-                let mut buf = c.to_vec();
-                acc.fft().transform(&mut buf, &vshape, &axes, adir, anorm);
-                if let Some(g) = acc.array(0) {
-                    for (g, b) in g.iter_mut().zip(&buf) {
-                        *g += b;
-                    }
+            Box::new(move |mut c, acc| {
+                if acc.wants(0) {
+                    acc.fft().transform(&mut c, &vshape, &axes, adir, anorm);
+                    acc.give(0, c);
                 }
             }),
         )
@@ -168,11 +167,8 @@ impl<'t, T: Real> VarArray<'t, T> {
             self.is_real(),
             vec![self.id],
             Box::new(move |c, acc| {
-                let back = fft::shift(c, &vshape, &axes, !inverse);
-                if let Some(g) = acc.array(0) {
-                    for (g, b) in g.iter_mut().zip(&back) {
-                        *g += b;
-                    }
+                if acc.wants(0) {
+                    acc.give(0, fft::shift(&c, &vshape, &axes, !inverse));
                 }
             }),
         )

@@ -31,7 +31,12 @@ pub struct Gradients<T: Real = f64> {
 }
 
 impl<T: Real> Gradients<T> {
-    pub(crate) fn new(tape: &Tape<T>, output: u32, re: Adjoints<T>, im: Option<Adjoints<T>>) -> Self {
+    pub(crate) fn new(
+        tape: &Tape<T>,
+        output: u32,
+        re: Adjoints<T>,
+        im: Option<Adjoints<T>>,
+    ) -> Self {
         Gradients {
             tape: tape as *const Tape<T> as usize,
             output,
@@ -104,7 +109,14 @@ impl<T: Real> Gradients<T> {
         }
     }
 
-    fn combine(&self, which: Which, real_leaf: bool, c1: Complex<T>, c2: Option<Complex<T>>, what: &str) -> Complex<T> {
+    fn combine(
+        &self,
+        which: Which,
+        real_leaf: bool,
+        c1: Complex<T>,
+        c2: Option<Complex<T>>,
+        what: &str,
+    ) -> Complex<T> {
         let i = Complex::new(T::zero(), T::one());
         match (which, c2) {
             (Which::Grad, Some(_)) => panic!(
@@ -158,7 +170,9 @@ impl<'t, T: Real> Leaf<T> for Var<'t, T> {
         let flag = g.check_leaf(self.tape, self.id, what);
         let i = self.id as usize;
         let c1 = g.re.scalars.get(i).copied().unwrap_or_default();
-        let c2 = g.im.as_ref().map(|im| im.scalars.get(i).copied().unwrap_or_default());
+        let c2 =
+            g.im.as_ref()
+                .map(|im| im.scalars.get(i).copied().unwrap_or_default());
         g.combine(which, flag == LeafFlag::Real, c1, c2, what)
     }
 }
@@ -172,7 +186,9 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
         let n = self.len();
         let zero = Complex::new(T::zero(), T::zero());
         let a1 = g.re.arrays.get(e).and_then(|a| a.as_ref());
-        let a2 = g.im.as_ref().map(|im| im.arrays.get(e).and_then(|a| a.as_ref()));
+        let a2 =
+            g.im.as_ref()
+                .map(|im| im.arrays.get(e).and_then(|a| a.as_ref()));
         (0..n)
             .map(|k| {
                 let c1 = a1.map_or(zero, |a| a[k]);

@@ -51,8 +51,9 @@ pub(crate) struct Node<T> {
 }
 
 /// The vector-Jacobian product of a closure node: receives the conjugate cotangent of the output
-/// (`∂L/∂ȳ`, one element for a scalar output) and adds those of its inputs into `acc`.
-pub(crate) type Vjp<T> = Box<dyn Fn(&[Complex<T>], &mut Accum<'_, T>)>;
+/// (`∂L/∂ȳ`, one element for a scalar output), owned so that it can be transformed in place and
+/// handed on with [`Accum::give`], and adds those of its inputs into `acc`.
+pub(crate) type Vjp<T> = Box<dyn Fn(Vec<Complex<T>>, &mut Accum<'_, T>)>;
 
 /// Payload of array-valued and closure nodes.
 pub(crate) struct Extra<T: Real> {
@@ -88,6 +89,30 @@ impl<'a, T: Real> Accum<'a, T> {
             _ => panic!("wirtinger: internal error: input {k} of a VJP is not an array"),
         };
         Some(self.arrays[e].get_or_insert_with(|| vec![Complex::new(T::zero(), T::zero()); len]))
+    }
+
+    /// Whether input `k` needs an adjoint (it depends on a leaf).
+    pub(crate) fn wants(&self, k: usize) -> bool {
+        self.nodes[self.inputs[k] as usize].grad
+    }
+
+    /// Adds `buf` into the adjoint of array input `k`; when that adjoint does not exist yet, `buf`
+    /// becomes it (no copy, no allocation).
+    pub(crate) fn give(&mut self, k: usize, buf: Vec<Complex<T>>) {
+        let id = self.inputs[k] as usize;
+        if !self.nodes[id].grad {
+            return;
+        }
+        let e = self.nodes[id].extra as usize;
+        match &mut self.arrays[e] {
+            Some(g) => {
+                debug_assert_eq!(g.len(), buf.len());
+                for (g, b) in g.iter_mut().zip(&buf) {
+                    *g += b;
+                }
+            }
+            slot @ None => *slot = Some(buf),
+        }
     }
 
     /// The accumulator of scalar input `k`, or `None` when it needs no adjoint.
@@ -172,7 +197,10 @@ impl<T: Real> Tape<T> {
     pub(crate) fn push(&self, node: Node<T>) -> u32 {
         let mut nodes = self.nodes.borrow_mut();
         let id = nodes.len();
-        assert!(id < u32::MAX as usize, "wirtinger: tape is full (2³² nodes)");
+        assert!(
+            id < u32::MAX as usize,
+            "wirtinger: tape is full (2³² nodes)"
+        );
         nodes.push(node);
         id as u32
     }
@@ -245,7 +273,7 @@ impl<T: Real> Tape<T> {
                         // c_a += conj(g_a) c_b + g_ā conj(c_b)
                         let mut add = e.da.conj() * c;
                         if let Some(g) = e.da_conj {
-                            add = add + g * c.conj();
+                            add += g * c.conj();
                         }
                         scalars[e.input as usize] += add;
                     }
@@ -253,22 +281,18 @@ impl<T: Real> Tape<T> {
                 Kind::Vjp => {
                     let x = &extras[node.extra as usize];
                     let Some(vjp) = &x.vjp else { continue };
-                    // Scalar outputs keep their adjoint in `scalars`, arrays in `arrays`.
-                    let taken;
-                    let c_out: &[Complex<T>] = if x.value.is_some() {
+                    // Scalar outputs keep their adjoint in `scalars`, arrays in `arrays`; an
+                    // intermediate array's adjoint is moved out (and so freed or reused) here.
+                    let c_out = if x.value.is_some() {
                         match arrays[node.extra as usize].take() {
-                            Some(v) => {
-                                taken = v;
-                                &taken
-                            }
+                            Some(v) => v,
                             None => continue,
                         }
                     } else {
                         if scalars[i] == zero {
                             continue;
                         }
-                        taken = vec![scalars[i]];
-                        &taken
+                        vec![scalars[i]]
                     };
                     let mut acc = Accum {
                         inputs: &x.inputs,

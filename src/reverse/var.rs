@@ -21,7 +21,11 @@ pub struct Var<'t, T: Real = f64> {
 impl<T: Real> core::fmt::Debug for Var<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let n = self.tape.node(self.id);
-        write!(f, "Var {{ id: {}, op: {}, value: {} }}", self.id, n.name, n.value)
+        write!(
+            f,
+            "Var {{ id: {}, op: {}, value: {} }}",
+            self.id, n.name, n.value
+        )
     }
 }
 
@@ -111,7 +115,10 @@ impl<'t, T: Real> Var<'t, T> {
             extra: u32::MAX,
             name,
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     /// Used by [`rules::unary_methods`]: records one rule of the table.
@@ -120,7 +127,12 @@ impl<'t, T: Real> Var<'t, T> {
         self.unary(name, rule(a.value), a.real)
     }
 
-    fn binary(self, o: Self, name: &'static str, rule: fn(Complex<T>, Complex<T>) -> Binary<T>) -> Self {
+    fn binary(
+        self,
+        o: Self,
+        name: &'static str,
+        rule: fn(Complex<T>, Complex<T>) -> Binary<T>,
+    ) -> Self {
         same_tape(self.tape, o.tape, name);
         let (a, b) = (self.tape.node(self.id), self.tape.node(o.id));
         let r = rule(a.value, b.value);
@@ -143,7 +155,10 @@ impl<'t, T: Real> Var<'t, T> {
             extra: u32::MAX,
             name,
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     /// `self ⊕ c` (`flip`: `c ⊕ self`) with a constant `c`: one edge, to `self`.
@@ -177,7 +192,10 @@ impl<'t, T: Real> Var<'t, T> {
             extra: u32::MAX,
             name,
         });
-        Var { tape: self.tape, id }
+        Var {
+            tape: self.tape,
+            id,
+        }
     }
 
     rules::unary_methods!(by_value);
