@@ -2,7 +2,7 @@
 //!
 //! Every elementary operation of the crate is defined here once, as its value and its two Wirtinger
 //! partials `(g_a, g_ā) = (∂g/∂a, ∂g/∂ā)`. Forward mode ([`crate::forward::Dual`]) applies the
-//! chain rule to them; reverse mode (a tape, in progress) will record them on the edges of the tape.
+//! chain rule to them; reverse mode ([`crate::reverse::Tape`]) records them on the edges of the tape.
 //! Neither keeps a second copy of a rule.
 //!
 //! A holomorphic rule has `g_ā = 0`; the table says so with `da_conj: None`, which lets both modes
@@ -76,6 +76,11 @@ pub struct Binary<T> {
 #[inline(always)]
 fn c<T: Real>(re: T, im: T) -> Complex<T> {
     Complex::new(re, im)
+}
+
+#[inline(always)]
+fn one<T: Real>() -> Complex<T> {
+    Complex::new(T::one(), T::zero())
 }
 
 #[inline(always)]
@@ -181,9 +186,12 @@ pub fn arg<T: Real>(a: Complex<T>) -> Unary<T> {
     if a.re == T::zero() && a.im == T::zero() {
         return general(zero, zero, zero, Realness::Real);
     }
-    // −i/(2a) = −i ā / (2|a|²) = (−Im a − i Re a) / (2|a|²)
-    let d = a.norm_sqr() * (T::one() + T::one());
-    let da = c(-a.im / d, -a.re / d);
+    // −i/(2a), with 1/a computed after scaling by the larger component so that it neither
+    // underflows nor overflows through |a|² (at 1e-200 or 1e200, say).
+    let sc = a.re.abs().max(a.im.abs());
+    let u = a.unscale(sc);
+    let inv = u.conj().unscale(u.norm_sqr() * sc);
+    let da = c(inv.im, -inv.re).scale(half());
     general(c(a.arg(), T::zero()), da, da.conj(), Realness::Real)
 }
 
@@ -232,8 +240,13 @@ pub fn powi<T: Real>(a: Complex<T>, n: i32) -> Unary<T> {
             Realness::Preserves,
         );
     }
-    let p = a.powi(n - 1);
     let nn = T::from_i32(n).unwrap_or_else(T::nan);
+    if n == i32::MIN {
+        // n − 1 does not exist as an i32.
+        let v = a.powi(n);
+        return holo(v, (v / a).scale(nn), Realness::Preserves);
+    }
+    let p = a.powi(n - 1);
     holo(p * a, p.scale(nn), Realness::Preserves)
 }
 
@@ -318,14 +331,16 @@ pub fn tanh<T: Real>(a: Complex<T>) -> Unary<T> {
 /// `asin a` (principal branch, cuts `(−∞, −1)` and `(1, ∞)`): `(1/√(1−a²), 0)`.
 #[inline]
 pub fn asin<T: Real>(a: Complex<T>) -> Unary<T> {
-    let d = (-(a * a) + T::one()).sqrt().inv();
+    // `1 − a²` formed as num-complex forms it, so a zero imaginary part has the same sign and the
+    // derivative is that of the branch the value is on (on the cuts too).
+    let d = (one::<T>() - a * a).sqrt().inv();
     holo(a.asin(), d, Realness::Complex)
 }
 
 /// `acos a` (principal branch, cuts `(−∞, −1)` and `(1, ∞)`): `(−1/√(1−a²), 0)`.
 #[inline]
 pub fn acos<T: Real>(a: Complex<T>) -> Unary<T> {
-    let d = (-(a * a) + T::one()).sqrt().inv();
+    let d = (one::<T>() - a * a).sqrt().inv();
     holo(a.acos(), -d, Realness::Complex)
 }
 
@@ -340,7 +355,7 @@ pub fn atan<T: Real>(a: Complex<T>) -> Unary<T> {
 pub fn asinh<T: Real>(a: Complex<T>) -> Unary<T> {
     holo(
         a.asinh(),
-        (a * a + T::one()).sqrt().inv(),
+        (one::<T>() + a * a).sqrt().inv(),
         Realness::Preserves,
     )
 }
@@ -348,12 +363,11 @@ pub fn asinh<T: Real>(a: Complex<T>) -> Unary<T> {
 /// `acosh a` (principal branch, cut `(−∞, 1)`): `(1/(√(a−1)√(a+1)), 0)`.
 #[inline]
 pub fn acosh<T: Real>(a: Complex<T>) -> Unary<T> {
-    let one = T::one();
-    holo(
-        a.acosh(),
-        ((a - one).sqrt() * (a + one).sqrt()).inv(),
-        Realness::Complex,
-    )
+    // num-complex evaluates √((a+1)/2) and √((a−1)/2); using the same square roots keeps the
+    // derivative on the value's branch: 1/(√(a−1)√(a+1)) = 1/(2 √((a−1)/2) √((a+1)/2)).
+    let two = one::<T>() + one::<T>();
+    let s = ((a + one::<T>()) / two).sqrt() * ((a - one::<T>()) / two).sqrt();
+    holo(a.acosh(), (s * two).inv(), Realness::Complex)
 }
 
 /// `atanh a` (principal branch, cuts `(−∞, −1]` and `[1, ∞)`): `(1/(1−a²), 0)`.
