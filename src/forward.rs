@@ -1,7 +1,7 @@
 //! Forward mode: [`Dual`], a complex number that carries `∂f/∂z` and `∂f/∂z̄`.
 //!
 //! No graph is built: every operation applies the chain rule of
-//! [`rules`](crate::rules) to the pair it carries,
+//! [`rules`] to the pair it carries,
 //!
 //! ```text
 //! ∂w/∂z  = g_a · ∂a/∂z  + g_ā · conj(∂a/∂z̄)
@@ -37,7 +37,7 @@ use num_complex::Complex;
 /// `Dual` (with a zero imaginary part in the value), so they compose.
 ///
 /// At singular points (`ln 0`, `1/0`, `sqrt` at 0) the IEEE values (inf, NaN) of the rules pass
-/// through unchanged; `norm` and `arg` at 0 have partials 0 (see [`rules`](crate::rules)).
+/// through unchanged; `norm` and `arg` at 0 have partials 0 (see [`rules`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Dual<T = f64> {
     value: Complex<T>,

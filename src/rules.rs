@@ -2,7 +2,7 @@
 //!
 //! Every elementary operation of the crate is defined here once, as its value and its two Wirtinger
 //! partials `(g_a, g_ā) = (∂g/∂a, ∂g/∂ā)`. Forward mode ([`crate::forward::Dual`]) applies the
-//! chain rule to them; reverse mode ([`crate::reverse::Tape`]) records them on the edges of the tape.
+//! chain rule to them; reverse mode (a tape, in progress) will record them on the edges of the tape.
 //! Neither keeps a second copy of a rule.
 //!
 //! A holomorphic rule has `g_ā = 0`; the table says so with `da_conj: None`, which lets both modes
