@@ -424,18 +424,27 @@ pub fn div<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
 }
 
 /// `aᵇ = exp(b ln a)` (principal branch): `(b aᵇ/a, aᵇ ln a)`. As in `num-complex`, `a⁰ = 1`.
+/// At `a = 0` the limits are taken where they exist: `∂/∂a = b·0^(b−1)` (0 for `Re b > 1`) and
+/// `∂/∂b = 0` when `0^b = 0`.
 #[inline]
 pub fn powc<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
     let l = a.ln();
-    let v = if b.re == T::zero() && b.im == T::zero() {
-        c(T::one(), T::zero())
+    let zero = c(T::zero(), T::zero());
+    let v = if b == zero { one() } else { (b * l).exp() };
+    let (da, db) = if a == zero {
+        let dv = if b == zero {
+            zero
+        } else {
+            b * a.powc(b - one::<T>())
+        };
+        (dv, if v == zero { zero } else { v * l })
     } else {
-        (b * l).exp()
+        (b * v / a, v * l)
     };
     Binary {
         value: v,
-        da: b * v / a,
-        db: v * l,
+        da,
+        db,
         preserves_real: false,
     }
 }

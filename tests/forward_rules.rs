@@ -703,3 +703,46 @@ fn on_cut_atan() {
 fn on_cut_asinh() {
     on_cut("asinh", |z| z.asinh(), false, OUTER_AXIS);
 }
+
+/// `powc` at a zero base takes the limits: `∂(0^b)/∂a = b·0^(b−1)` and `∂/∂b = 0` where `0^b = 0`.
+#[test]
+fn powc_at_zero_base_takes_the_limits() {
+    let a = Dual::var(c64(0.0, 0.0));
+    let two = a.powc(Dual::constant(c64(2.0, 0.0)));
+    assert_eq!(two.value(), c64(0.0, 0.0));
+    assert_eq!(two.dz(), c64(0.0, 0.0));
+    assert_eq!(two.dzbar(), c64(0.0, 0.0));
+    let one = a.powc(Dual::constant(c64(1.0, 0.0)));
+    assert_eq!(one.dz(), c64(1.0, 0.0));
+    // ∂/∂b of 0^b at b = 2 is 0 (0^b ln 0 → 0).
+    let b = Dual::var(c64(2.0, 0.0));
+    let w = Dual::constant(c64(0.0, 0.0)).powc(b);
+    assert_eq!(w.dz(), c64(0.0, 0.0));
+    // 0^0 = 1 as in num-complex.
+    assert_eq!(a.powc(Dual::constant(c64(0.0, 0.0))).value(), c64(1.0, 0.0));
+}
+
+/// `arg` stays finite and accurate at tiny and huge moduli (no underflow through |a|²).
+#[test]
+fn arg_partials_at_extreme_moduli() {
+    for s in [1e-200, 1e-300, 1e200, 1e300] {
+        let z = c64(s, s);
+        let d = Dual::var(z).arg();
+        // −i/(2z)
+        let expected = c64(0.0, -0.5) * (c64(1.0, 0.0) / c64(1.0, 1.0)) / s;
+        assert!(
+            (d.dz() - expected).norm() <= 1e-14 * expected.norm(),
+            "{s}: {} vs {expected}",
+            d.dz()
+        );
+        assert!((d.dzbar() - expected.conj()).norm() <= 1e-14 * expected.norm());
+    }
+}
+
+/// `powi(i32::MIN)` does not overflow the exponent arithmetic.
+#[test]
+fn powi_min_exponent() {
+    let d = Dual::var(c64(1.0, 0.0)).powi(i32::MIN);
+    assert_eq!(d.value(), c64(1.0, 0.0));
+    assert_eq!(d.dz(), c64(i32::MIN as f64, 0.0));
+}
