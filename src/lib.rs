@@ -35,6 +35,8 @@
 //!
 //! - [`rules`]: the one table of elementary rules, each a value with its partials `(g_a, g_ā)`.
 //! - [`forward`]: [`Dual`](forward::Dual), forward mode; no graph, one pass per input.
+//! - [`fft`]: FFT numerics with numpy's `norm` scaling ([`Norm`]), adjoints, a plan cache and
+//!   `fftshift`.
 //! - [`check`]: finite-difference Wirtinger derivatives and assertions for your own code.
 //!
 //! Everything is generic over `f32` and `f64` through [`Real`], with `f64` the default.
@@ -47,9 +49,11 @@ mod ops;
 mod scalar;
 
 pub mod check;
+pub mod fft;
 pub mod forward;
 pub mod rules;
 
+pub use fft::Norm;
 pub use num_complex::{Complex, Complex32, Complex64};
 pub use scalar::Real;
 
@@ -68,5 +72,5 @@ pub const fn c32(re: f32, im: f32) -> Complex32 {
 /// Everything a user needs: `use wirtinger::prelude::*;`.
 pub mod prelude {
     pub use crate::forward::{Derivative, Dual};
-    pub use crate::{c32, c64, Complex, Complex32, Complex64, Real};
+    pub use crate::{c32, c64, Complex, Complex32, Complex64, Norm, Real};
 }

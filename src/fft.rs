@@ -1,0 +1,957 @@
+//! FFT numerics: numpy-style normalisation, adjoints, a plan cache and `fftshift`.
+//!
+//! This module is pure numerics on `Complex<T>` slices; it knows nothing about the tape. The
+//! reverse-mode FFT operations call [`FftPlans::transform`] for both the forward pass and the
+//! reverse rule, using [`adjoint`] to pick the transform that applies `Aᴴ`.
+//!
+//! # Normalization
+//!
+//! With the unnormalised DFT `F_jk = exp(−2πi jk/n)` (and its conjugate transpose
+//! `Fᴴ_jk = exp(+2πi jk/n)`, the unnormalised inverse), numpy's `norm` argument names the
+//! direction that carries the scaling:
+//!
+//! | [`Norm`] | numpy `norm=` | forward (`fft`) | inverse (`ifft`) |
+//! |---|---|---|---|
+//! | [`Backward`](Norm::Backward) (default) | `"backward"` | `F u` | `Fᴴ u / n` |
+//! | [`Ortho`](Norm::Ortho) | `"ortho"` | `F u / √n` | `Fᴴ u / √n` |
+//! | [`Forward`](Norm::Forward) | `"forward"` | `F u / n` | `Fᴴ u` |
+//!
+//! For an n-D transform `n` is the product of the transformed axis lengths. With the same `norm`,
+//! the inverse transform undoes the forward one in all three cases.
+//!
+//! # Adjoints
+//!
+//! Every transform here is linear and holomorphic, so its reverse rule is `c_u = Aᴴ c_y`. The
+//! adjoint of a transform is again one of these transforms, in the opposite [`Direction`] and with
+//! `Backward` and `Forward` swapped (see [`adjoint`]):
+//!
+//! ```
+//! use wirtinger::fft::{adjoint, Direction, Norm};
+//!
+//! // numpy's default `fft` is `F u`; its adjoint `Fᴴ` is the *unnormalised* inverse.
+//! assert_eq!(adjoint(Direction::Forward, Norm::Backward), (Direction::Inverse, Norm::Forward));
+//! // "ortho" transforms are unitary: the adjoint is the inverse.
+//! assert_eq!(adjoint(Direction::Forward, Norm::Ortho), (Direction::Inverse, Norm::Ortho));
+//! ```
+
+use crate::{Complex, Real};
+use rustfft::{Fft, FftDirection, FftPlanner};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// numpy's `norm` argument: which direction of the transform carries the `1/n` scaling.
+///
+/// # Normalization
+///
+/// `n` is the total transform length, the product of the transformed axis lengths; `F` is the
+/// unnormalised DFT `F_jk = exp(−2πi jk/n)` and `Fᴴ` the unnormalised inverse DFT. numpy's name
+/// says which direction is scaled: `"backward"` scales the backward (inverse) transform,
+/// `"forward"` the forward one, and `"ortho"` splits the scaling evenly so both are unitary.
+/// Whatever the choice, `ifft(fft(u, norm), norm) = u`. [`Norm::factor`] gives the number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Norm {
+    /// numpy's default `"backward"`: forward `F u` (factor 1), inverse `Fᴴ u / n` (factor `1/n`).
+    #[default]
+    Backward,
+    /// numpy's `"ortho"`: forward `F u / √n`, inverse `Fᴴ u / √n` (factor `1/√n` both ways);
+    /// both transforms are unitary.
+    Ortho,
+    /// numpy's `"forward"`: forward `F u / n` (factor `1/n`), inverse `Fᴴ u` (factor 1).
+    Forward,
+}
+
+/// The direction of a transform: the sign in the exponent of the DFT kernel.
+///
+/// [`Forward`](Direction::Forward) is numpy's `fft`, kernel `exp(−2πi jk/n)`;
+/// [`Inverse`](Direction::Inverse) is numpy's `ifft`, kernel `exp(+2πi jk/n)`. The scaling is set
+/// separately by [`Norm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Kernel `exp(−2πi jk/n)` (numpy `fft`).
+    Forward,
+    /// Kernel `exp(+2πi jk/n)` (numpy `ifft`).
+    Inverse,
+}
+
+impl Direction {
+    /// The opposite direction: `Forward` ↔ `Inverse`.
+    #[inline]
+    #[must_use]
+    pub fn reverse(self) -> Self {
+        match self {
+            Direction::Forward => Direction::Inverse,
+            Direction::Inverse => Direction::Forward,
+        }
+    }
+
+    #[inline]
+    fn to_rustfft(self) -> FftDirection {
+        match self {
+            Direction::Forward => FftDirection::Forward,
+            Direction::Inverse => FftDirection::Inverse,
+        }
+    }
+}
+
+impl Norm {
+    /// The factor a transform of total length `n` in direction `dir` is multiplied by, after the
+    /// unnormalised DFT.
+    ///
+    /// # Normalization
+    ///
+    /// | `self` | `Direction::Forward` | `Direction::Inverse` |
+    /// |---|---|---|
+    /// | `Backward` | 1 | `1/n` |
+    /// | `Ortho` | `1/√n` | `1/√n` |
+    /// | `Forward` | `1/n` | 1 |
+    ///
+    /// `n` is the product of the transformed axis lengths. The factor is computed in `f64` and
+    /// then rounded to `T`. For `n = 0` (an empty transform) the scaled cases are infinite, but
+    /// there is nothing to scale.
+    ///
+    /// ```
+    /// use wirtinger::fft::{Direction, Norm};
+    ///
+    /// assert_eq!(Norm::Backward.factor::<f64>(Direction::Inverse, 4), 0.25);
+    /// assert_eq!(Norm::Ortho.factor::<f64>(Direction::Forward, 4), 0.5);
+    /// assert_eq!(Norm::Forward.factor::<f32>(Direction::Inverse, 4), 1.0);
+    /// ```
+    pub fn factor<T: Real>(self, dir: Direction, n: usize) -> T {
+        let n = n as f64;
+        let f = match (self, dir) {
+            (Norm::Backward, Direction::Forward) | (Norm::Forward, Direction::Inverse) => 1.0,
+            (Norm::Backward, Direction::Inverse) | (Norm::Forward, Direction::Forward) => 1.0 / n,
+            (Norm::Ortho, _) => 1.0 / n.sqrt(),
+        };
+        T::from_f64c(f)
+    }
+
+    /// The norm of the adjoint transform: `Backward` ↔ `Forward`, `Ortho` unchanged.
+    #[inline]
+    fn adjoint(self) -> Self {
+        match self {
+            Norm::Backward => Norm::Forward,
+            Norm::Ortho => Norm::Ortho,
+            Norm::Forward => Norm::Backward,
+        }
+    }
+}
+
+/// `(direction, norm)` of the adjoint (conjugate transpose) of the transform `(dir, norm)`.
+///
+/// The adjoint runs in the opposite direction, with `Backward` and `Forward` swapped and `Ortho`
+/// unchanged. This is the reverse rule of the transform: `c_u = Aᴴ c_y`.
+///
+/// # Normalization
+///
+/// `(Forward, Backward)` is `F u` (numpy's default `fft`); its adjoint `Fᴴ` is the unnormalised
+/// inverse, which in numpy's terms is `ifft` with `norm="forward"`, i.e. `(Inverse, Forward)`.
+/// Likewise the adjoint of `ifft` (`Fᴴ u / n`) is `F c / n`, i.e. `(Forward, Forward)`.
+///
+/// ```
+/// use wirtinger::fft::{adjoint, Direction, Norm};
+///
+/// assert_eq!(adjoint(Direction::Inverse, Norm::Backward), (Direction::Forward, Norm::Forward));
+/// assert_eq!(adjoint(Direction::Inverse, Norm::Ortho), (Direction::Forward, Norm::Ortho));
+/// ```
+#[inline]
+#[must_use]
+pub fn adjoint(dir: Direction, norm: Norm) -> (Direction, Norm) {
+    (dir.reverse(), norm.adjoint())
+}
+
+/// Target number of complex elements in one gathered batch of lines (non-contiguous axes).
+const BATCH_ELEMS: usize = 1 << 15;
+/// Fewest lines gathered per batch when there are that many, so reads stay cache-line friendly.
+const MIN_BATCH_LINES: usize = 8;
+
+/// Work buffers, taken out of the cache while a transform runs and put back afterwards.
+struct Buffers<T> {
+    scratch: Vec<Complex<T>>,
+    lines: Vec<Complex<T>>,
+    out: Vec<Complex<T>>,
+}
+
+impl<T> Default for Buffers<T> {
+    fn default() -> Self {
+        Buffers {
+            scratch: Vec::new(),
+            lines: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+}
+
+impl<T> Buffers<T> {
+    fn capacity(&self) -> usize {
+        self.scratch.capacity() + self.lines.capacity() + self.out.capacity()
+    }
+}
+
+struct State<T: Real> {
+    planner: FftPlanner<T>,
+    plans: HashMap<(usize, Direction), Arc<dyn Fft<T>>>,
+    buffers: Buffers<T>,
+}
+
+/// A cache of FFT plans and work buffers, for transforms of any length and shape.
+///
+/// Plans are made once per `(length, direction)` by [`rustfft`] and reused; scratch and gather
+/// buffers are kept between calls. The cache is `Send + Sync` (it uses a `Mutex` internally, held
+/// only to look up plans and to take or return the buffers), so one cache can be shared.
+///
+/// # Normalization
+///
+/// [`transform`](FftPlans::transform) applies numpy's scaling: after the unnormalised transform
+/// along all requested axes it multiplies by [`Norm::factor`] of the product of those axis
+/// lengths, so `transform(.., Direction::Forward, Norm::Backward)` is numpy's `fftn` and
+/// `transform(.., Direction::Inverse, Norm::Backward)` is numpy's `ifftn`.
+///
+/// ```
+/// use wirtinger::fft::{Direction, FftPlans, Norm};
+/// use wirtinger::c64;
+///
+/// let plans = FftPlans::<f64>::new();
+/// let mut x = vec![c64(1.0, 0.0), c64(2.0, 0.0), c64(3.0, 0.0), c64(4.0, 0.0)];
+/// plans.transform(&mut x, &[4], &[0], Direction::Forward, Norm::Backward);
+/// assert_eq!(x[0], c64(10.0, 0.0)); // the sum
+/// plans.transform(&mut x, &[4], &[0], Direction::Inverse, Norm::Backward);
+/// assert!((x[3] - c64(4.0, 0.0)).norm() < 1e-12);
+/// ```
+pub struct FftPlans<T: Real> {
+    state: Mutex<State<T>>,
+}
+
+impl<T: Real> Default for FftPlans<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Real> fmt::Debug for FftPlans<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        let mut plans: Vec<_> = state.plans.keys().copied().collect();
+        plans.sort_by_key(|&(n, d)| (n, d == Direction::Inverse));
+        f.debug_struct("FftPlans")
+            .field("plans", &plans)
+            .field("buffer_capacity", &state.buffers.capacity())
+            .finish()
+    }
+}
+
+impl<T: Real> FftPlans<T> {
+    /// An empty cache; plans are made on first use.
+    pub fn new() -> Self {
+        FftPlans {
+            state: Mutex::new(State {
+                planner: FftPlanner::new(),
+                plans: HashMap::new(),
+                buffers: Buffers::default(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while holding the lock cannot leave the state inconsistent (plans are inserted
+        // whole, buffers are plain storage), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Transforms `data` in place along each axis in `axes`, then applies numpy's scaling.
+    ///
+    /// `data` is a row-major array of shape `shape`. For each axis in `axes`, in order, every line
+    /// along that axis gets the unnormalised 1-D DFT of length `shape[axis]` in direction `dir`;
+    /// then everything is multiplied by `norm.factor(dir, n)` with `n` the product of
+    /// `shape[axis]` over `axes` (an axis listed twice is transformed, and counted, twice, as in
+    /// numpy). Any lengths work, primes included; length-1 axes and empty arrays are fine, and an
+    /// empty `axes` leaves `data` unchanged.
+    ///
+    /// # Normalization
+    ///
+    /// See [`Norm`]: with `Norm::Backward`, `Direction::Forward` is numpy's `fftn(x, axes=axes)`
+    /// and `Direction::Inverse` is `ifftn(x, axes=axes)`; other norms match numpy's `norm=`.
+    /// The adjoint of this call is the same call with `(dir, norm)` replaced by
+    /// [`adjoint(dir, norm)`](adjoint).
+    ///
+    /// # Panics
+    ///
+    /// If `data.len()` is not the product of `shape`, or an axis is out of range for `shape`.
+    pub fn transform(
+        &self,
+        data: &mut [Complex<T>],
+        shape: &[usize],
+        axes: &[usize],
+        dir: Direction,
+        norm: Norm,
+    ) {
+        let len: usize = shape.iter().product();
+        assert!(
+            data.len() == len,
+            "FftPlans::transform: data has {} elements but shape {:?} needs {}",
+            data.len(),
+            shape,
+            len
+        );
+        for &axis in axes {
+            assert!(
+                axis < shape.len(),
+                "FftPlans::transform: axis {} out of range for shape {:?} ({} dimensions)",
+                axis,
+                shape,
+                shape.len()
+            );
+        }
+        if len == 0 {
+            return;
+        }
+
+        // Axes of length 1 are the identity; only the others need plans and passes.
+        let active: Vec<usize> = axes.iter().copied().filter(|&a| shape[a] > 1).collect();
+        let n_total: usize = active.iter().map(|&a| shape[a]).product();
+        let factor: T = norm.factor(dir, n_total);
+        let scale = if factor == T::one() {
+            None
+        } else {
+            Some(factor)
+        };
+        if active.is_empty() {
+            return; // n_total = 1: every factor is 1
+        }
+
+        let (plans, mut bufs) = {
+            let mut state = self.lock();
+            let state = &mut *state;
+            let plans: Vec<Arc<dyn Fft<T>>> = active
+                .iter()
+                .map(|&a| {
+                    let n = shape[a];
+                    Arc::clone(
+                        state
+                            .plans
+                            .entry((n, dir))
+                            .or_insert_with(|| state.planner.plan_fft(n, dir.to_rustfft())),
+                    )
+                })
+                .collect();
+            (plans, std::mem::take(&mut state.buffers))
+        };
+
+        // The scaling commutes with the transforms, so the first pass over a strided axis folds
+        // it into its scatter; only when all passes are contiguous is a separate pass needed.
+        let mut pending_scale = scale;
+        for (&axis, fft) in active.iter().zip(&plans) {
+            let stride: usize = shape[axis + 1..].iter().product();
+            if stride == 1 {
+                contiguous_pass(data, fft.as_ref(), &mut bufs);
+            } else {
+                let s = pending_scale.take();
+                strided_pass(data, shape[axis], stride, fft.as_ref(), &mut bufs, s);
+            }
+        }
+        if let Some(s) = pending_scale {
+            for z in data.iter_mut() {
+                *z = z.scale(s);
+            }
+        }
+
+        // Return the buffers unless another call returned bigger ones meanwhile.
+        let mut state = self.lock();
+        if bufs.capacity() >= state.buffers.capacity() {
+            state.buffers = bufs;
+        }
+    }
+}
+
+/// Grows `v` to at least `n` elements (never shrinks, never reallocates needlessly).
+fn ensure_len<T: Real>(v: &mut Vec<Complex<T>>, n: usize) {
+    if v.len() < n {
+        v.resize(n, Complex::new(T::zero(), T::zero()));
+    }
+}
+
+/// The last axis: lines are contiguous, so the whole buffer goes to rustfft in one call.
+fn contiguous_pass<T: Real>(data: &mut [Complex<T>], fft: &dyn Fft<T>, bufs: &mut Buffers<T>) {
+    let need = fft.get_inplace_scratch_len();
+    ensure_len(&mut bufs.scratch, need);
+    fft.process_with_scratch(data, &mut bufs.scratch[..need]);
+}
+
+/// An axis of length `n` with element stride `stride > 1`: gather batches of lines into a
+/// contiguous buffer, transform the batch in one call, scatter back (scaled by `scale`, if any).
+fn strided_pass<T: Real>(
+    data: &mut [Complex<T>],
+    n: usize,
+    stride: usize,
+    fft: &dyn Fft<T>,
+    bufs: &mut Buffers<T>,
+    scale: Option<T>,
+) {
+    let batch = (BATCH_ELEMS / n).max(MIN_BATCH_LINES).min(stride);
+    let need = fft.get_outofplace_scratch_len();
+    ensure_len(&mut bufs.scratch, need);
+    ensure_len(&mut bufs.lines, batch * n);
+    ensure_len(&mut bufs.out, batch * n);
+    let scratch = &mut bufs.scratch[..need];
+
+    // Each block `n × stride` (one index of the outer axes) is a matrix whose columns are lines.
+    for block in data.chunks_exact_mut(n * stride) {
+        let mut c0 = 0;
+        while c0 < stride {
+            let b = batch.min(stride - c0);
+            let lines = &mut bufs.lines[..b * n];
+            let out = &mut bufs.out[..b * n];
+            gather(block, lines, n, stride, c0);
+            fft.process_outofplace_with_scratch(lines, out, scratch);
+            match scale {
+                None => scatter(out, block, n, stride, c0, |z| z),
+                Some(s) => scatter(out, block, n, stride, c0, |z| z.scale(s)),
+            }
+            c0 += b;
+        }
+    }
+}
+
+/// Rows handled together by [`gather`] and [`scatter`], so that each visit to a line touches a
+/// whole cache line (4 × `Complex<f64>` = 64 bytes).
+const TILE: usize = 4;
+
+/// Copies columns `c0 .. c0 + b` of the `n × stride` matrix `block` into the `b` lines of length
+/// `n` in `lines` (`b = lines.len() / n`): `lines[j*n + k] = block[k*stride + c0 + j]`.
+/// Rows are read contiguously, [`TILE`] at a time.
+fn gather<T: Copy>(block: &[T], lines: &mut [T], n: usize, stride: usize, c0: usize) {
+    let b = lines.len() / n;
+    let row = |k: usize| &block[k * stride + c0..][..b];
+    let mut k = 0;
+    while k + TILE <= n {
+        let (r0, r1, r2, r3) = (row(k), row(k + 1), row(k + 2), row(k + 3));
+        for (j, line) in lines.chunks_exact_mut(n).enumerate() {
+            let d = &mut line[k..k + TILE];
+            d[0] = r0[j];
+            d[1] = r1[j];
+            d[2] = r2[j];
+            d[3] = r3[j];
+        }
+        k += TILE;
+    }
+    for k in k..n {
+        for (line, &v) in lines.chunks_exact_mut(n).zip(row(k)) {
+            line[k] = v;
+        }
+    }
+}
+
+/// The inverse of [`gather`], applying `f` on the way: `block[k*stride + c0 + j] =
+/// f(lines[j*n + k])`. Rows are written contiguously, [`TILE`] at a time.
+fn scatter<T: Copy>(
+    lines: &[T],
+    block: &mut [T],
+    n: usize,
+    stride: usize,
+    c0: usize,
+    f: impl Fn(T) -> T,
+) {
+    let b = lines.len() / n;
+    let mut k = 0;
+    while k + TILE <= n {
+        let rows = &mut block[k * stride..(k + TILE) * stride];
+        let (r0, rest) = rows.split_at_mut(stride);
+        let (r1, rest) = rest.split_at_mut(stride);
+        let (r2, r3) = rest.split_at_mut(stride);
+        let (r0, r1) = (&mut r0[c0..c0 + b], &mut r1[c0..c0 + b]);
+        let (r2, r3) = (&mut r2[c0..c0 + b], &mut r3[c0..c0 + b]);
+        for (j, line) in lines.chunks_exact(n).enumerate() {
+            let src = &line[k..k + TILE];
+            r0[j] = f(src[0]);
+            r1[j] = f(src[1]);
+            r2[j] = f(src[2]);
+            r3[j] = f(src[3]);
+        }
+        k += TILE;
+    }
+    for k in k..n {
+        let row = &mut block[k * stride + c0..][..b];
+        for (d, line) in row.iter_mut().zip(lines.chunks_exact(n)) {
+            *d = f(line[k]);
+        }
+    }
+}
+
+/// numpy's `fftshift` (`inverse = false`) or `ifftshift` (`inverse = true`) along `axes`.
+///
+/// `data` is a row-major array of shape `shape`; the result is a new array of the same shape.
+/// `fftshift` rolls each listed axis of length `n` forward by `⌊n/2⌋`, moving the zero frequency
+/// to the centre; `ifftshift` rolls back by `⌊n/2⌋` and undoes it (the two differ for odd `n`).
+/// An axis listed twice is rolled twice, as numpy's `roll` would. The shift is a permutation, so
+/// its adjoint (and inverse) is the opposite shift: `shift(.., !inverse)`.
+///
+/// ```
+/// use wirtinger::fft::shift;
+///
+/// let x = [0, 1, 2, 3, 4];
+/// let y = shift(&x, &[5], &[0], false);
+/// assert_eq!(y, [3, 4, 0, 1, 2]);
+/// assert_eq!(shift(&y, &[5], &[0], true), x);
+/// ```
+///
+/// # Panics
+///
+/// If `data.len()` is not the product of `shape`, or an axis is out of range for `shape`.
+pub fn shift<T: Copy>(data: &[T], shape: &[usize], axes: &[usize], inverse: bool) -> Vec<T> {
+    let len: usize = shape.iter().product();
+    assert!(
+        data.len() == len,
+        "fft::shift: data has {} elements but shape {:?} needs {}",
+        data.len(),
+        shape,
+        len
+    );
+    // Forward roll per dimension, in 0..n.
+    let mut roll = vec![0usize; shape.len()];
+    for &axis in axes {
+        assert!(
+            axis < shape.len(),
+            "fft::shift: axis {} out of range for shape {:?} ({} dimensions)",
+            axis,
+            shape,
+            shape.len()
+        );
+        let n = shape[axis];
+        let half = n / 2;
+        let r = if inverse { n - half } else { half };
+        roll[axis] = (roll[axis] + r) % n.max(1);
+    }
+    if len == 0 {
+        return Vec::new();
+    }
+    if shape.is_empty() {
+        return data.to_vec();
+    }
+    let mut out = data.to_vec();
+    roll_into(data, &mut out, shape, &roll);
+    out
+}
+
+/// `out[.., i, ..] = src[.., (i − roll) mod n, ..]` along every dimension; the last dimension is
+/// done with (at most) two slice copies per line.
+fn roll_into<T: Copy>(src: &[T], out: &mut [T], shape: &[usize], roll: &[usize]) {
+    let n = shape[0];
+    let r = roll[0];
+    if shape.len() == 1 {
+        // out[r..] = src[..n-r], out[..r] = src[n-r..]
+        out[r..].copy_from_slice(&src[..n - r]);
+        out[..r].copy_from_slice(&src[n - r..]);
+        return;
+    }
+    let sub = src.len() / n;
+    for (i, dst) in out.chunks_exact_mut(sub).enumerate() {
+        let j = (i + n - r) % n;
+        roll_into(&src[j * sub..(j + 1) * sub], dst, &shape[1..], &roll[1..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type C = Complex<f64>;
+
+    /// Deterministic pseudo-random complex values in [-1, 1)².
+    fn rand_vec(len: usize, seed: u64) -> Vec<C> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        (0..len).map(|_| C::new(next(), next())).collect()
+    }
+
+    /// Naive O(n²) 1-D DFT along `axis`, unnormalised.
+    fn naive_axis(x: &[C], shape: &[usize], axis: usize, dir: Direction) -> Vec<C> {
+        let n = shape[axis];
+        let stride: usize = shape[axis + 1..].iter().product();
+        let sign = match dir {
+            Direction::Forward => -1.0,
+            Direction::Inverse => 1.0,
+        };
+        let mut y = vec![C::new(0.0, 0.0); x.len()];
+        if x.is_empty() {
+            return y;
+        }
+        for o in 0..x.len() / (n * stride) {
+            for c in 0..stride {
+                for k in 0..n {
+                    let mut acc = C::new(0.0, 0.0);
+                    for j in 0..n {
+                        let ang =
+                            sign * 2.0 * std::f64::consts::PI * ((j * k) % n) as f64 / n as f64;
+                        acc += x[o * n * stride + j * stride + c] * C::from_polar(1.0, ang);
+                    }
+                    y[o * n * stride + k * stride + c] = acc;
+                }
+            }
+        }
+        y
+    }
+
+    fn naive(x: &[C], shape: &[usize], axes: &[usize], dir: Direction, norm: Norm) -> Vec<C> {
+        let mut y = x.to_vec();
+        let mut n_total = 1;
+        for &a in axes {
+            y = naive_axis(&y, shape, a, dir);
+            n_total *= shape[a];
+        }
+        let f = match (norm, dir) {
+            (Norm::Backward, Direction::Forward) | (Norm::Forward, Direction::Inverse) => 1.0,
+            (Norm::Ortho, _) => 1.0 / (n_total as f64).sqrt(),
+            _ => 1.0 / n_total as f64,
+        };
+        y.iter().map(|z| z * f).collect()
+    }
+
+    fn max_rel_err(a: &[C], b: &[C]) -> f64 {
+        let scale = b.iter().map(|z| z.norm()).fold(1e-300, f64::max);
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).norm())
+            .fold(0.0, f64::max)
+            / scale
+    }
+
+    fn dot(a: &[C], b: &[C]) -> C {
+        // ⟨a, b⟩ = Σ conj(a) b
+        a.iter().zip(b).map(|(x, y)| x.conj() * y).sum()
+    }
+
+    const DIRS: [Direction; 2] = [Direction::Forward, Direction::Inverse];
+    const NORMS: [Norm; 3] = [Norm::Backward, Norm::Ortho, Norm::Forward];
+
+    /// (shape, axes) cases from the brief.
+    fn cases() -> Vec<(Vec<usize>, Vec<usize>)> {
+        let mut v: Vec<(Vec<usize>, Vec<usize>)> = [1, 2, 7, 12, 97]
+            .iter()
+            .map(|&n| (vec![n], vec![0]))
+            .collect();
+        v.push((vec![4, 6], vec![0, 1]));
+        v.push((vec![4, 6], vec![1, 0]));
+        v.push((vec![4, 6], vec![0]));
+        v.push((vec![4, 6], vec![1]));
+        v.push((vec![3, 5, 2], vec![0, 1, 2]));
+        v.push((vec![3, 5, 2], vec![1]));
+        v.push((vec![3, 5, 2], vec![0]));
+        v.push((vec![3, 1, 4], vec![0, 1, 2]));
+        // strided axes whose length is not a multiple of the gather tile
+        v.push((vec![6, 3], vec![0]));
+        v.push((vec![9, 2, 3], vec![0, 1]));
+        v.push((vec![2, 3], vec![]));
+        v
+    }
+
+    #[test]
+    fn matches_naive_dft_f64() {
+        let plans = FftPlans::<f64>::new();
+        for (ci, (shape, axes)) in cases().into_iter().enumerate() {
+            let len = shape.iter().product();
+            let x = rand_vec(len, ci as u64);
+            for dir in DIRS {
+                for norm in NORMS {
+                    let want = naive(&x, &shape, &axes, dir, norm);
+                    let mut got = x.clone();
+                    plans.transform(&mut got, &shape, &axes, dir, norm);
+                    let e = max_rel_err(&got, &want);
+                    assert!(
+                        e < 1e-12,
+                        "{shape:?} {axes:?} {dir:?} {norm:?}: rel err {e:e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matches_naive_dft_f32() {
+        let plans = FftPlans::<f32>::new();
+        for (ci, (shape, axes)) in cases().into_iter().enumerate() {
+            let len = shape.iter().product();
+            let x = rand_vec(len, 100 + ci as u64);
+            let x32: Vec<Complex<f32>> = x
+                .iter()
+                .map(|z| Complex::new(z.re as f32, z.im as f32))
+                .collect();
+            for dir in DIRS {
+                for norm in NORMS {
+                    let want = naive(&x, &shape, &axes, dir, norm);
+                    let mut got = x32.clone();
+                    plans.transform(&mut got, &shape, &axes, dir, norm);
+                    let got: Vec<C> = got
+                        .iter()
+                        .map(|z| C::new(z.re as f64, z.im as f64))
+                        .collect();
+                    let e = max_rel_err(&got, &want);
+                    assert!(
+                        e < 1e-5,
+                        "{shape:?} {axes:?} {dir:?} {norm:?}: rel err {e:e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dot_product_test_adjoint() {
+        let plans = FftPlans::<f64>::new();
+        for (ci, (shape, axes)) in cases().into_iter().enumerate() {
+            let len = shape.iter().product();
+            let u = rand_vec(len, 1000 + ci as u64);
+            let v = rand_vec(len, 2000 + ci as u64);
+            for dir in DIRS {
+                for norm in NORMS {
+                    let mut au = u.clone();
+                    plans.transform(&mut au, &shape, &axes, dir, norm);
+                    let (adir, anorm) = adjoint(dir, norm);
+                    let mut ahv = v.clone();
+                    plans.transform(&mut ahv, &shape, &axes, adir, anorm);
+                    let lhs = dot(&au, &v);
+                    let rhs = dot(&u, &ahv);
+                    let scale = lhs.norm().max(rhs.norm()).max(1.0);
+                    let e = (lhs - rhs).norm() / scale;
+                    assert!(
+                        e < 1e-12,
+                        "{shape:?} {axes:?} {dir:?} {norm:?}: {lhs} vs {rhs}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dot_product_test_f32() {
+        let plans = FftPlans::<f32>::new();
+        let shape = [3, 5, 2];
+        let axes = [0, 1, 2];
+        let to32 = |x: Vec<C>| -> Vec<Complex<f32>> {
+            x.iter()
+                .map(|z| Complex::new(z.re as f32, z.im as f32))
+                .collect()
+        };
+        let u = to32(rand_vec(30, 7));
+        let v = to32(rand_vec(30, 8));
+        let dot32 = |a: &[Complex<f32>], b: &[Complex<f32>]| -> Complex<f32> {
+            a.iter().zip(b).map(|(x, y)| x.conj() * y).sum()
+        };
+        for dir in DIRS {
+            for norm in NORMS {
+                let mut au = u.clone();
+                plans.transform(&mut au, &shape, &axes, dir, norm);
+                let (adir, anorm) = adjoint(dir, norm);
+                let mut ahv = v.clone();
+                plans.transform(&mut ahv, &shape, &axes, adir, anorm);
+                let (lhs, rhs) = (dot32(&au, &v), dot32(&u, &ahv));
+                assert!(
+                    (lhs - rhs).norm() / lhs.norm().max(1.0) < 1e-5,
+                    "{lhs} vs {rhs}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn inverse_undoes_forward_every_norm() {
+        let plans = FftPlans::<f64>::new();
+        let shape = [6, 5, 8];
+        let x = rand_vec(240, 3);
+        for norm in NORMS {
+            let mut y = x.clone();
+            plans.transform(&mut y, &shape, &[2, 0, 1], Direction::Forward, norm);
+            plans.transform(&mut y, &shape, &[1, 2, 0], Direction::Inverse, norm);
+            assert!(max_rel_err(&y, &x) < 1e-13, "{norm:?}");
+        }
+    }
+
+    #[test]
+    fn large_strided_matches_row_transform_of_transpose() {
+        // Exercises several gather batches (stride > batch) and partial last batches.
+        let (r, c) = (64, 1100);
+        let x = rand_vec(r * c, 11);
+        let plans = FftPlans::<f64>::new();
+        let mut got = x.clone();
+        plans.transform(&mut got, &[r, c], &[0], Direction::Forward, Norm::Ortho);
+        let mut t = vec![C::new(0.0, 0.0); r * c];
+        transpose::transpose(&x, &mut t, c, r);
+        plans.transform(&mut t, &[c, r], &[1], Direction::Forward, Norm::Ortho);
+        let mut want = vec![C::new(0.0, 0.0); r * c];
+        transpose::transpose(&t, &mut want, r, c);
+        assert!(max_rel_err(&got, &want) < 1e-14);
+    }
+
+    #[test]
+    fn repeated_axis_counts_twice() {
+        let plans = FftPlans::<f64>::new();
+        let x = rand_vec(12, 5);
+        let want = naive(&x, &[12], &[0, 0], Direction::Forward, Norm::Forward);
+        let mut got = x.clone();
+        plans.transform(&mut got, &[12], &[0, 0], Direction::Forward, Norm::Forward);
+        assert!(max_rel_err(&got, &want) < 1e-13);
+    }
+
+    #[test]
+    fn empty_and_trivial() {
+        let plans = FftPlans::<f64>::new();
+        let mut e: Vec<C> = vec![];
+        plans.transform(&mut e, &[0], &[0], Direction::Inverse, Norm::Backward);
+        plans.transform(&mut e, &[3, 0, 2], &[0, 2], Direction::Forward, Norm::Ortho);
+        let mut s = vec![C::new(2.0, -1.0)];
+        plans.transform(&mut s, &[], &[], Direction::Inverse, Norm::Backward);
+        plans.transform(&mut s, &[1, 1], &[0, 1], Direction::Inverse, Norm::Backward);
+        assert_eq!(s, [C::new(2.0, -1.0)]);
+        assert_eq!(
+            shift::<i32>(&[], &[0, 3], &[0, 1], false),
+            Vec::<i32>::new()
+        );
+        assert_eq!(shift(&[7], &[], &[], false), [7]);
+    }
+
+    #[test]
+    #[should_panic(expected = "FftPlans::transform: data has 5 elements but shape [2, 3] needs 6")]
+    fn transform_panics_on_length() {
+        let mut x = vec![C::new(0.0, 0.0); 5];
+        FftPlans::new().transform(&mut x, &[2, 3], &[0], Direction::Forward, Norm::Backward);
+    }
+
+    #[test]
+    #[should_panic(expected = "FftPlans::transform: axis 2 out of range")]
+    fn transform_panics_on_axis() {
+        let mut x = vec![C::new(0.0, 0.0); 6];
+        FftPlans::new().transform(&mut x, &[2, 3], &[2], Direction::Forward, Norm::Backward);
+    }
+
+    #[test]
+    #[should_panic(expected = "fft::shift: axis 1 out of range")]
+    fn shift_panics_on_axis() {
+        shift(&[1, 2, 3], &[3], &[1], false);
+    }
+
+    #[test]
+    #[should_panic(expected = "fft::shift: data has 3 elements")]
+    fn shift_panics_on_length() {
+        shift(&[1, 2, 3], &[4], &[0], false);
+    }
+
+    #[test]
+    fn plans_are_cached_and_shareable() {
+        fn assert_send_sync<S: Send + Sync>() {}
+        assert_send_sync::<FftPlans<f64>>();
+        assert_send_sync::<FftPlans<f32>>();
+        let plans = FftPlans::<f64>::default();
+        let mut x = rand_vec(35, 1);
+        for _ in 0..3 {
+            plans.transform(&mut x, &[5, 7], &[0, 1], Direction::Forward, Norm::Ortho);
+        }
+        plans.transform(&mut x, &[5, 7], &[1], Direction::Inverse, Norm::Ortho);
+        let dbg = format!("{plans:?}");
+        assert!(
+            dbg.contains("plans: [(5, Forward), (7, Forward), (7, Inverse)]"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn shift_numpy_1d() {
+        assert_eq!(shift(&[0, 1, 2, 3, 4], &[5], &[0], false), [3, 4, 0, 1, 2]);
+        assert_eq!(shift(&[3, 4, 0, 1, 2], &[5], &[0], true), [0, 1, 2, 3, 4]);
+        assert_eq!(shift(&[0, 1, 2, 3, 4], &[5], &[0], true), [2, 3, 4, 0, 1]);
+        assert_eq!(
+            shift(&[0, 1, 2, 3, 4, 5], &[6], &[0], false),
+            [3, 4, 5, 0, 1, 2]
+        );
+        assert_eq!(
+            shift(&[0, 1, 2, 3, 4, 5], &[6], &[0], true),
+            [3, 4, 5, 0, 1, 2]
+        );
+        // numpy: fftshift(fftfreq(5)) is increasing
+        assert_eq!(
+            shift(&[0, 1, 2, -2, -1], &[5], &[0], false),
+            [-2, -1, 0, 1, 2]
+        );
+        assert_eq!(shift(&[9], &[1], &[0], false), [9]);
+    }
+
+    #[test]
+    fn shift_numpy_2d() {
+        // np.fft.fftshift(np.arange(12).reshape(3, 4))
+        let x: Vec<i32> = (0..12).collect();
+        assert_eq!(
+            shift(&x, &[3, 4], &[0, 1], false),
+            [10, 11, 8, 9, 2, 3, 0, 1, 6, 7, 4, 5]
+        );
+        // axes=(0,): rows rolled by 1
+        assert_eq!(
+            shift(&x, &[3, 4], &[0], false),
+            [8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7]
+        );
+        // axes=(1,): columns rolled by 2
+        assert_eq!(
+            shift(&x, &[3, 4], &[1], false),
+            [2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9]
+        );
+        // np.fft.ifftshift(np.arange(12).reshape(3, 4))
+        assert_eq!(
+            shift(&x, &[3, 4], &[0, 1], true),
+            [6, 7, 4, 5, 10, 11, 8, 9, 2, 3, 0, 1]
+        );
+        for axes in [&[0usize, 1][..], &[0], &[1], &[1, 0]] {
+            let y = shift(&x, &[3, 4], axes, false);
+            assert_eq!(shift(&y, &[3, 4], axes, true), x);
+        }
+    }
+
+    #[test]
+    fn shift_3d_odd_matches_index_formula() {
+        let shape = [3, 5, 2];
+        let x: Vec<usize> = (0..30).collect();
+        for inverse in [false, true] {
+            let y = shift(&x, &shape, &[0, 1, 2], inverse);
+            for i in 0..3 {
+                for j in 0..5 {
+                    for k in 0..2 {
+                        let src = |idx: usize, n: usize| {
+                            let h = n / 2;
+                            if inverse {
+                                (idx + h) % n
+                            } else {
+                                (idx + n - h) % n
+                            }
+                        };
+                        let (si, sj, sk) = (src(i, 3), src(j, 5), src(k, 2));
+                        assert_eq!(y[i * 10 + j * 2 + k], x[si * 10 + sj * 2 + sk]);
+                    }
+                }
+            }
+            assert_eq!(shift(&y, &shape, &[0, 1, 2], !inverse), x);
+        }
+    }
+
+    #[test]
+    fn shift_adjoint_is_inverse_shift() {
+        // ⟨S u, v⟩ = ⟨u, S⁻¹ v⟩ for the permutation S.
+        for (shape, axes) in [
+            (vec![5], vec![0]),
+            (vec![4, 6], vec![0, 1]),
+            (vec![3, 5, 2], vec![0, 2]),
+            (vec![7, 3], vec![1]),
+        ] {
+            let len: usize = shape.iter().product();
+            let u = rand_vec(len, 31);
+            let v = rand_vec(len, 32);
+            for inverse in [false, true] {
+                let su = shift(&u, &shape, &axes, inverse);
+                let sv = shift(&v, &shape, &axes, !inverse);
+                let (lhs, rhs) = (dot(&su, &v), dot(&u, &sv));
+                assert!((lhs - rhs).norm() < 1e-12, "{shape:?} {axes:?} {inverse}");
+            }
+        }
+    }
+}
