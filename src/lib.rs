@@ -80,3 +80,8 @@ pub mod prelude {
     pub use crate::reverse::{Gradients, Leaf, Tape, Var, VarArray};
     pub use crate::{c32, c64, Complex, Complex32, Complex64, Real};
 }
+
+/// The README's code blocks, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
