@@ -242,6 +242,12 @@ impl<T: Real> fmt::Debug for FftPlans<T> {
 }
 
 impl<T: Real> FftPlans<T> {
+    /// The process-wide cache for `T`, shared by every tape, so that plans made for one tape (one
+    /// optimizer iteration, say) serve the next.
+    pub fn global() -> &'static FftPlans<T> {
+        T::fft_plans()
+    }
+
     /// An empty cache; plans are made on first use.
     pub fn new() -> Self {
         FftPlans {

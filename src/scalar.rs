@@ -1,7 +1,9 @@
 //! The real scalar type the crate is generic over.
 
+use crate::fft::FftPlans;
 use core::fmt::{Debug, Display, LowerExp};
 use num_traits::{Float, FloatConst, FromPrimitive, NumAssign, Signed};
+use std::sync::OnceLock;
 
 /// A real floating-point scalar: `f32` or `f64`.
 ///
@@ -27,6 +29,9 @@ pub trait Real:
     fn from_f64c(x: f64) -> Self;
     /// Converts `self` to `f64` (exact for both `f32` and `f64`).
     fn to_f64c(self) -> f64;
+    /// The process-wide FFT plan cache for this type (see [`FftPlans::global`]).
+    #[doc(hidden)]
+    fn fft_plans() -> &'static FftPlans<Self>;
 }
 
 impl Real for f64 {
@@ -38,6 +43,10 @@ impl Real for f64 {
     fn to_f64c(self) -> f64 {
         self
     }
+    fn fft_plans() -> &'static FftPlans<Self> {
+        static PLANS: OnceLock<FftPlans<f64>> = OnceLock::new();
+        PLANS.get_or_init(FftPlans::new)
+    }
 }
 
 impl Real for f32 {
@@ -48,5 +57,9 @@ impl Real for f32 {
     #[inline(always)]
     fn to_f64c(self) -> f64 {
         self as f64
+    }
+    fn fft_plans() -> &'static FftPlans<Self> {
+        static PLANS: OnceLock<FftPlans<f32>> = OnceLock::new();
+        PLANS.get_or_init(FftPlans::new)
     }
 }

@@ -12,9 +12,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     #[track_caller]
     fn transform(&self, name: &'static str, axes: Vec<usize>, dir: Direction, norm: Norm) -> Self {
         let mut value = self.value().as_ref().clone();
-        self.tape
-            .fft
-            .transform(&mut value, self.shape(), &axes, dir, norm);
+        fft::FftPlans::global().transform(&mut value, self.shape(), &axes, dir, norm);
         let shape: Rc<[usize]> = self.shape().into();
         let vshape = shape.clone();
         let (adir, anorm) = fft::adjoint(dir, norm);

@@ -71,7 +71,6 @@ pub struct Accum<'a, T: Real> {
     extras: &'a [Extra<T>],
     scalars: &'a mut [Complex<T>],
     arrays: &'a mut [Option<Vec<Complex<T>>>],
-    fft: &'a FftPlans<T>,
 }
 
 impl<'a, T: Real> Accum<'a, T> {
@@ -125,9 +124,9 @@ impl<'a, T: Real> Accum<'a, T> {
         }
     }
 
-    /// The FFT plans of the tape.
-    pub(crate) fn fft(&self) -> &FftPlans<T> {
-        self.fft
+    /// The FFT plans (process-wide, made once per length and direction).
+    pub(crate) fn fft(&self) -> &'static FftPlans<T> {
+        FftPlans::global()
     }
 }
 
@@ -152,7 +151,6 @@ impl<'a, T: Real> Accum<'a, T> {
 pub struct Tape<T: Real = f64> {
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     pub(crate) extras: RefCell<Vec<Extra<T>>>,
-    pub(crate) fft: FftPlans<T>,
 }
 
 impl<T: Real> Default for Tape<T> {
@@ -173,7 +171,6 @@ impl<T: Real> Tape<T> {
         Tape {
             nodes: RefCell::new(Vec::new()),
             extras: RefCell::new(Vec::new()),
-            fft: FftPlans::new(),
         }
     }
 
@@ -300,7 +297,6 @@ impl<T: Real> Tape<T> {
                         extras: &extras,
                         scalars: &mut scalars,
                         arrays: &mut arrays,
-                        fft: &self.fft,
                     };
                     vjp(c_out, &mut acc);
                 }
