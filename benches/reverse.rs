@@ -1,0 +1,506 @@
+//! Reverse mode against plain code: what the tape costs.
+//!
+//! Run with
+//!
+//! ```text
+//! cargo bench --bench reverse -- --warm-up-time 1 --measurement-time 5
+//! ```
+//!
+//! Everything runs on one thread (criterion is built without rayon; nothing here is parallel).
+//!
+//! # (a) A scalar expression of about 10⁵ ops
+//!
+//! [`BLOCKS`] chains of [`STEPS`] steps, each step
+//!
+//! ```text
+//! s = z·w + conj(z)·½,   z ← s · exp(−|s|²/10)
+//! ```
+//!
+//! (eight tape ops: mul, conj, mul by a constant, add, norm_sqr, mul by a constant, exp, mul),
+//! starting from `z = z₀ + b/1000` in chain `b`, and the real loss `L = Σ_b |z_b|²`. The chains are
+//! short (25 steps) so that the adjoints neither underflow to subnormals nor overflow. Benchmarks:
+//! `plain` evaluates `L` with `Complex64` (value only, as one would write it by hand); `tape_fresh`
+//! records it on a new tape and runs `backward`; `tape_reused` does the same on one tape emptied by
+//! `Tape::clear` each time (its node buffer keeps its capacity); `tape_record_only` records on the
+//! reused tape without `backward`.
+//!
+//! A counting global allocator checks, outside the timed loop, that recording the 10⁵ ops on a
+//! cleared tape makes no heap allocation at all, and that a fresh tape only makes the `O(log n)`
+//! allocations of its growing node vector.
+//!
+//! # (b) Phase retrieval
+//!
+//! `L(u) = Σ_k (|y_k|² − T_k)²` with `y = F u`, `F` the unnormalised 2-D DFT, on `n × n` complex
+//! fields (`n` = 256, 1024), `T` a real target. Benchmarks: `value_plain` (no tape: copy, FFT,
+//! reduction), `hand_grad` (the value and the hand-written gradient below), `hand_grad_2t` (the
+//! same with two of the four transposes saved by working in the transposed layout between the
+//! forward and inverse FFTs), `tape_reused` / `tape_fresh` (value and gradient through the tape:
+//! `tape.array`, `fft2`, `norm_sqr`, `- &t`, `powi(2)`, `sum`, `backward`, `grad`), and
+//! `tape_record_only` (the forward recording alone).
+//!
+//! The hand-written 2-D FFT is honest: one rustfft `process_with_scratch` call on the whole
+//! buffer transforms every row, then `transpose`, rows again, `transpose` back.
+//!
+//! ## The hand-written gradient
+//!
+//! With `r_k = |y_k|² − T_k`, `L = Σ_k r_k²` is real. By the chain rule of Wirtinger calculus
+//! (`∂|y|²/∂ȳ = y`):
+//!
+//! ```text
+//! ∂L/∂ȳ_k = 2 r_k · ∂|y_k|²/∂ȳ_k = 2 r_k y_k.
+//! ```
+//!
+//! `y = F u` is linear and holomorphic (`∂y/∂ū = 0`), so `∂L/∂ū = Σ_k conj(∂y_k/∂u) ∂L/∂ȳ_k`,
+//! that is `∂L/∂ū = Fᴴ (2 r ⊙ y)`, where `Fᴴ` (the conjugate transpose of `F`) is the
+//! *unnormalised* inverse 2-D DFT (kernel `exp(+2πi jk/n)` along each axis, no `1/n²`). With the
+//! crate's convention `grad L = 2 ∂L/∂ū` (= `∂L/∂x + i ∂L/∂y`, PyTorch's `u.grad`):
+//!
+//! ```text
+//! grad L = 4 Fᴴ ((|F u|² − T) ⊙ F u).
+//! ```
+//!
+//! The setup asserts once, outside the timed loops, that the tape's value and gradient equal these
+//! to 1e-9 relative on a 64 × 64 field.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rustfft::{Fft, FftPlanner};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wirtinger::prelude::*;
+
+type C = Complex64;
+
+// ---------------------------------------------------------------------------------------------
+// Allocation counting
+
+/// The system allocator, counting allocations (not frees) so the setup can check for per-op
+/// allocations. One relaxed atomic add per allocation: no measurable effect on the timings.
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCS.load(Ordering::Relaxed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) Scalar expression
+
+/// Independent chains; each contributes `|z|²` to the loss.
+const BLOCKS: usize = 500;
+/// Steps per chain, eight tape ops each.
+const STEPS: usize = 25;
+const Z0: C = C::new(0.8, 0.3);
+const W: C = C::new(0.45, -0.4);
+
+/// The loss with plain `Complex64` arithmetic, written as one would by hand (`|s|²` and its `exp`
+/// on `f64`).
+fn scalar_plain(z0: C, w: C) -> f64 {
+    let mut loss = 0.0;
+    for b in 0..BLOCKS {
+        let mut z = z0 + C::new(1e-3 * b as f64, 0.0);
+        for _ in 0..STEPS {
+            let s = z * w + z.conj() * 0.5;
+            let e = (s.norm_sqr() * -0.1).exp();
+            z = s * e;
+        }
+        loss += z.norm_sqr();
+    }
+    loss
+}
+
+/// The same loss recorded on `tape`; returns `(loss, z0, w)`.
+fn scalar_tape(tape: &Tape, z0: C, w: C) -> (Var<'_>, Var<'_>, Var<'_>) {
+    let z0 = tape.var(z0);
+    let w = tape.var(w);
+    let mut loss = tape.real_constant(0.0);
+    for b in 0..BLOCKS {
+        let mut z = z0 + C::new(1e-3 * b as f64, 0.0);
+        for _ in 0..STEPS {
+            let s = z * w + z.conj() * 0.5;
+            let e = (s.norm_sqr() * -0.1).exp();
+            z = s * e;
+        }
+        loss = loss + z.norm_sqr();
+    }
+    (loss, z0, w)
+}
+
+fn scalar_tape_grad(tape: &Tape, z0: C, w: C) -> (f64, C, C) {
+    let (loss, z0, w) = scalar_tape(tape, z0, w);
+    let g = loss.backward();
+    (loss.value().re, g.grad(&z0), g.grad(&w))
+}
+
+/// Checks the tape against the plain value and central differences, and counts allocations.
+fn check_scalar() {
+    let mut tape: Tape = Tape::new();
+    let (value, gz, gw) = scalar_tape_grad(&tape, Z0, W);
+    let plain = scalar_plain(Z0, W);
+    assert!(
+        (value - plain).abs() <= 1e-12 * plain.abs(),
+        "{value} vs {plain}"
+    );
+    // grad = ∂L/∂x + i ∂L/∂y, by central differences.
+    let h = 1e-6;
+    let fd = |f: &dyn Fn(C) -> f64| {
+        let dx = (f(C::new(h, 0.0)) - f(C::new(-h, 0.0))) / (2.0 * h);
+        let dy = (f(C::new(0.0, h)) - f(C::new(0.0, -h))) / (2.0 * h);
+        C::new(dx, dy)
+    };
+    let fz = fd(&|d| scalar_plain(Z0 + d, W));
+    let fw = fd(&|d| scalar_plain(Z0, W + d));
+    assert!(
+        (gz - fz).norm() <= 1e-6 * fz.norm().max(1.0),
+        "{gz} vs {fz}"
+    );
+    assert!(
+        (gw - fw).norm() <= 1e-6 * fw.norm().max(1.0),
+        "{gw} vs {fw}"
+    );
+
+    // Allocations of one record on a cleared tape (buffer already grown): none.
+    tape.clear();
+    let before = allocations();
+    let nodes = {
+        let (loss, ..) = scalar_tape(&tape, Z0, W);
+        black_box(loss.value());
+        tape.len()
+    };
+    let reused = allocations() - before;
+    // On a fresh tape: only the growth of the node vector.
+    let before = allocations();
+    let fresh = {
+        let t: Tape = Tape::new();
+        let (loss, ..) = scalar_tape(&t, Z0, W);
+        black_box(loss.value());
+        allocations() - before
+    };
+    // And the backward pass (per pass, not per op).
+    tape.clear();
+    let back = {
+        let (loss, ..) = scalar_tape(&tape, Z0, W);
+        let before = allocations();
+        black_box(loss.backward());
+        allocations() - before
+    };
+    println!(
+        "scalar: {nodes} tape nodes; L = {value:.6}, grad z0 = {gz:.6}, grad w = {gw:.6}; heap \
+         allocations: {reused} recording on a cleared tape, {fresh} on a fresh tape, {back} in \
+         backward"
+    );
+    assert_eq!(reused, 0, "recording on a cleared tape allocated");
+    assert!(
+        fresh < 64,
+        "a fresh tape made {fresh} allocations for {nodes} nodes"
+    );
+}
+
+fn bench_scalar(c: &mut Criterion) {
+    check_scalar();
+    let mut group = c.benchmark_group("scalar_1e5_ops");
+    group.bench_function("plain", |b| {
+        b.iter(|| scalar_plain(black_box(Z0), black_box(W)))
+    });
+    group.bench_function("tape_fresh", |b| {
+        b.iter(|| {
+            let tape: Tape = Tape::new();
+            scalar_tape_grad(&tape, black_box(Z0), black_box(W))
+        })
+    });
+    let mut tape: Tape = Tape::new();
+    group.bench_function("tape_reused", |b| {
+        b.iter(|| {
+            tape.clear();
+            scalar_tape_grad(&tape, black_box(Z0), black_box(W))
+        })
+    });
+    group.bench_function("tape_record_only", |b| {
+        b.iter(|| {
+            tape.clear();
+            let (loss, ..) = scalar_tape(&tape, black_box(Z0), black_box(W));
+            loss.value()
+        })
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) Phase retrieval
+
+/// Deterministic pseudo-random complex values in [-1, 1)² (xorshift).
+fn rand_field(len: usize, seed: u64) -> Vec<C> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    (0..len).map(|_| C::new(next(), next())).collect()
+}
+
+/// A hand-written unnormalised 2-D FFT of `n × n` row-major data with rustfft and `transpose`.
+struct Fft2 {
+    n: usize,
+    fwd: Arc<dyn Fft<f64>>,
+    inv: Arc<dyn Fft<f64>>,
+    scratch: Vec<C>,
+    tmp: Vec<C>,
+}
+
+impl Fft2 {
+    fn new(n: usize) -> Self {
+        let mut planner = FftPlanner::new();
+        let fwd = planner.plan_fft_forward(n);
+        let inv = planner.plan_fft_inverse(n);
+        let len = fwd
+            .get_inplace_scratch_len()
+            .max(inv.get_inplace_scratch_len());
+        Fft2 {
+            n,
+            fwd,
+            inv,
+            scratch: vec![C::default(); len],
+            tmp: vec![C::default(); n * n],
+        }
+    }
+
+    fn plan(&self, inverse: bool) -> Arc<dyn Fft<f64>> {
+        if inverse {
+            self.inv.clone()
+        } else {
+            self.fwd.clone()
+        }
+    }
+
+    /// Every row of `buf` (one rustfft call on the whole buffer).
+    fn rows(&mut self, buf: &mut [C], inverse: bool) {
+        self.plan(inverse)
+            .process_with_scratch(buf, &mut self.scratch);
+    }
+
+    /// `buf ← F buf` (or `Fᴴ buf`): rows, transpose, rows, transpose back.
+    fn apply(&mut self, buf: &mut [C], inverse: bool) {
+        let n = self.n;
+        let plan = self.plan(inverse);
+        plan.process_with_scratch(buf, &mut self.scratch);
+        transpose::transpose(buf, &mut self.tmp, n, n);
+        plan.process_with_scratch(&mut self.tmp, &mut self.scratch);
+        transpose::transpose(&self.tmp, buf, n, n);
+    }
+}
+
+/// The field, the target and the work buffers of one problem size.
+struct Phase {
+    n: usize,
+    u: Vec<C>,
+    t: Vec<f64>,
+    /// `T` transposed, for the variant that stays in the transposed layout.
+    t_tr: Vec<f64>,
+    fft: Fft2,
+    work: Vec<C>,
+    tmp: Vec<C>,
+}
+
+impl Phase {
+    fn new(n: usize) -> Self {
+        let mut fft = Fft2::new(n);
+        let u = rand_field(n * n, 1);
+        let mut y = rand_field(n * n, 2);
+        fft.apply(&mut y, false);
+        let t: Vec<f64> = y.iter().map(|z| z.norm_sqr()).collect();
+        let mut t_tr = vec![0.0; n * n];
+        transpose::transpose(&t, &mut t_tr, n, n);
+        Phase {
+            n,
+            u,
+            t,
+            t_tr,
+            fft,
+            work: vec![C::default(); n * n],
+            tmp: vec![C::default(); n * n],
+        }
+    }
+
+    /// `L(u)` without a tape.
+    fn value_plain(&mut self) -> f64 {
+        self.work.copy_from_slice(&self.u);
+        self.fft.apply(&mut self.work, false);
+        self.work
+            .iter()
+            .zip(&self.t)
+            .map(|(y, t)| {
+                let r = y.norm_sqr() - t;
+                r * r
+            })
+            .sum()
+    }
+
+    /// `L(u)` and `grad L = 4 Fᴴ((|Fu|² − T) ⊙ Fu)`, left in `self.work`.
+    fn hand_grad(&mut self) -> f64 {
+        self.work.copy_from_slice(&self.u);
+        self.fft.apply(&mut self.work, false);
+        let mut loss = 0.0;
+        for (y, t) in self.work.iter_mut().zip(&self.t) {
+            let r = y.norm_sqr() - t;
+            loss += r * r;
+            *y *= 4.0 * r;
+        }
+        self.fft.apply(&mut self.work, true);
+        loss
+    }
+
+    /// As [`hand_grad`](Self::hand_grad), keeping `F u` transposed between the two transforms:
+    /// rows, transpose, rows, (elementwise against `Tᵀ`), rows, transpose, rows.
+    fn hand_grad_2t(&mut self) -> f64 {
+        let n = self.n;
+        self.work.copy_from_slice(&self.u);
+        self.fft.rows(&mut self.work, false);
+        transpose::transpose(&self.work, &mut self.tmp, n, n);
+        self.fft.rows(&mut self.tmp, false); // (F u)ᵀ
+        let mut loss = 0.0;
+        for (y, t) in self.tmp.iter_mut().zip(&self.t_tr) {
+            let r = y.norm_sqr() - t;
+            loss += r * r;
+            *y *= 4.0 * r;
+        }
+        self.fft.rows(&mut self.tmp, true);
+        transpose::transpose(&self.tmp, &mut self.work, n, n);
+        self.fft.rows(&mut self.work, true);
+        loss
+    }
+
+    /// Records `L` on `tape`; returns the loss and the leaf.
+    fn record<'t>(&self, tape: &'t Tape) -> (Var<'t>, VarArray<'t>) {
+        let n = self.n;
+        let u = tape.array(self.u.clone(), &[n, n]);
+        let t = tape.real_constant_array(self.t.clone(), &[n, n]);
+        let loss = (u.fft2().norm_sqr() - &t).powi(2).sum();
+        (loss, u)
+    }
+
+    /// `L` and `grad L` through the tape.
+    fn tape_grad(&self, tape: &Tape) -> (f64, Vec<C>) {
+        let (loss, u) = self.record(tape);
+        let g = loss.backward();
+        (loss.value().re, g.grad(&u))
+    }
+}
+
+/// The tape against the hand-written gradient, once, at 64 × 64.
+fn check_phase() {
+    let mut p = Phase::new(64);
+    let tape: Tape = Tape::new();
+    let (lt, gt) = p.tape_grad(&tape);
+    let lv = p.value_plain();
+    let lh = p.hand_grad();
+    let lh2 = {
+        let g = p.work.clone();
+        let l2 = p.hand_grad_2t();
+        let e2 = max_rel_diff(&p.work, &g);
+        assert!(e2 <= 1e-12, "hand_grad_2t differs from hand_grad: {e2:e}");
+        p.work = g;
+        l2
+    };
+    for l in [lv, lh, lh2] {
+        assert!(
+            (lt - l).abs() <= 1e-9 * l.abs(),
+            "loss: tape {lt} vs hand {l}"
+        );
+    }
+    let e = max_rel_diff(&gt, &p.work);
+    println!(
+        "phase retrieval 64²: L = {lt:.6e}; tape vs hand-written gradient: max rel diff {e:.2e}"
+    );
+    assert!(
+        e <= 1e-9,
+        "tape gradient differs from 4 Fᴴ((|Fu|² − T) Fu): {e:e}"
+    );
+}
+
+/// `max_k |a_k − b_k| / max_k |b_k|`.
+fn max_rel_diff(a: &[C], b: &[C]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().map(|z| z.norm()).fold(f64::MIN_POSITIVE, f64::max);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).norm())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+fn bench_phase(c: &mut Criterion) {
+    check_phase();
+    for n in [256, 1024] {
+        let mut p = Phase::new(n);
+        let mut group = c.benchmark_group(format!("phase_retrieval_{n}x{n}"));
+        group.sample_size(10);
+        if n >= 1024 {
+            group.warm_up_time(Duration::from_secs(1));
+        }
+        group.bench_function("value_plain", |b| b.iter(|| p.value_plain()));
+        group.bench_function("hand_grad", |b| {
+            b.iter(|| {
+                let l = p.hand_grad();
+                black_box(&p.work);
+                l
+            })
+        });
+        group.bench_function("hand_grad_2t", |b| {
+            b.iter(|| {
+                let l = p.hand_grad_2t();
+                black_box(&p.work);
+                l
+            })
+        });
+        let mut tape: Tape = Tape::new();
+        group.bench_function("tape_reused", |b| {
+            b.iter(|| {
+                tape.clear();
+                p.tape_grad(&tape)
+            })
+        });
+        group.bench_function("tape_fresh", |b| {
+            b.iter(|| {
+                let tape: Tape = Tape::new();
+                p.tape_grad(&tape)
+            })
+        });
+        group.bench_function("tape_record_only", |b| {
+            b.iter(|| {
+                tape.clear();
+                let (loss, _) = p.record(&tape);
+                loss.value()
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_scalar, bench_phase);
+criterion_main!(benches);
