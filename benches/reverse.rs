@@ -145,7 +145,7 @@ fn scalar_tape(tape: &Tape, z0: C, w: C) -> (Var<'_>, Var<'_>, Var<'_>) {
             let e = (s.norm_sqr() * -0.1).exp();
             z = s * e;
         }
-        loss = loss + z.norm_sqr();
+        loss += z.norm_sqr();
     }
     (loss, z0, w)
 }
