@@ -1032,22 +1032,25 @@ fn constants_carry_no_derivative() {
     assert_eq!(g0.grad(&z), c64(0.0, 0.0));
 }
 
-/// A real leaf of an output that is real only because the leaf is (here `exp(p)`): `Gradients`
-/// documents `dz`, `dzbar` of a real leaf as "the Wirtinger derivatives as if the leaf were
-/// complex", which for `exp` are `(e^p, 0)`, but the tape takes the output for a real-valued
-/// function and returns `dz = dzbar = e^p/2` (only their sum, the real derivative, is determined).
+/// A real leaf of an output that is real only because the leaf is (here `exp(p)`): the output is
+/// differentiated as the real function `Re L` (WIRTINGER.md: "a real output is `Re` of itself"),
+/// so `dz = dzbar = e^p/2` and `grad = 2 Re dzbar = e^p`, the real derivative. A complex output
+/// gives the holomorphic pair `(e^p, 0)`.
 #[test]
-#[ignore = "doc/behaviour mismatch in Gradients (real leaf dz/dzbar of a real-flagged output): fix the doc or the code"]
-fn real_leaf_dz_dzbar_as_if_complex() {
+fn real_leaf_of_a_real_output_is_differentiated_as_re_l() {
     let tape: Tape = Tape::new();
     let p = tape.real_var(0.5);
     let f = p.exp();
     assert!(f.is_real());
     let g = f.backward();
     let e = 0.5f64.exp();
-    assert_eq!(g.grad(&p), c64(e, 0.0)); // holds
-    assert_close(g.dz(&p), c64(e, 0.0), 1e-15, "dz as if complex"); // observed e/2
-    assert_close(g.dzbar(&p), c64(0.0, 0.0), 1e-15, "dzbar as if complex"); // observed e/2
+    assert_close(g.grad(&p), c64(e, 0.0), 1e-15, "grad");
+    assert_close(g.dz(&p), c64(e / 2.0, 0.0), 1e-15, "dz of Re L");
+    assert_close(g.dzbar(&p), c64(e / 2.0, 0.0), 1e-15, "dzbar of Re L");
+    let h = (f * c64(1.0, 1e-300)).backward();
+    assert!(!h.is_real_output());
+    assert_close(h.dz(&p), c64(e, e * 1e-300), 1e-15, "holomorphic dz");
+    assert_close(h.dzbar(&p), c64(0.0, 0.0), 1e-15, "holomorphic dzbar");
 }
 
 #[test]

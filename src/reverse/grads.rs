@@ -15,13 +15,20 @@ use num_complex::Complex;
 ///   (imaginary part 0), while `dz`, `dzbar` are the Wirtinger derivatives as if the leaf were
 ///   complex.
 ///
+/// A real-valued output `L` is differentiated as the real function it is, following
+/// WIRTINGER.md's "a real output is `Re` of itself": when `L` is real only because its leaves are
+/// real (`exp(p)` of a real leaf `p`, say), `dz` and `dzbar` are those of `Re L` with the leaves
+/// taken complex, so `dz = conj(dzbar)` and, for `exp(p)`, both are `e^p/2`; their sum (and so
+/// `grad`, `2 Re dzbar`) is the real derivative `e^p`. Take a complex output (multiply by a
+/// complex constant, say) to get the holomorphic pair `(e^p, 0)` instead.
+///
 /// Scalar leaves ([`Var`]) give a `Complex<T>`, array leaves ([`VarArray`]) a `Vec<Complex<T>>`.
 /// Asking about a value that is not a leaf, or a leaf of another tape or recorded after the
 /// backward pass, panics.
 #[derive(Clone, Debug)]
 pub struct Gradients<T: Real = f64> {
-    /// Address of the tape, to catch variables of another tape (an address, so `Gradients` is `Send`).
-    tape: usize,
+    /// The id of the tape (unique per tape and per `clear`), to catch variables of another tape.
+    tape: u64,
     output: u32,
     real_output: bool,
     leaves: Vec<LeafFlag>,
@@ -38,7 +45,7 @@ impl<T: Real> Gradients<T> {
         im: Option<Adjoints<T>>,
     ) -> Self {
         Gradients {
-            tape: tape as *const Tape<T> as usize,
+            tape: tape.id,
             output,
             real_output: im.is_none(),
             leaves: tape.leaf_flags(),
@@ -93,8 +100,9 @@ impl<T: Real> Gradients<T> {
 
     fn check_leaf(&self, tape: &Tape<T>, id: u32, what: &str) -> LeafFlag {
         assert!(
-            self.tape == tape as *const Tape<T> as usize,
-            "wirtinger: Gradients::{what} asked about a variable of another tape"
+            self.tape == tape.id,
+            "wirtinger: Gradients::{what} asked about a variable of another tape (or of this tape \
+             after Tape::clear)"
         );
         match self.leaves.get(id as usize) {
             None => panic!(

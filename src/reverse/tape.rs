@@ -149,6 +149,9 @@ impl<'a, T: Real> Accum<'a, T> {
 /// assert_eq!(g.grad(&z), c64(6.0, 8.0));
 /// ```
 pub struct Tape<T: Real = f64> {
+    /// A number no other tape (and no earlier state of this one, before a `clear`) has had, so
+    /// that `Gradients` can tell its own tape from any other.
+    pub(crate) id: u64,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     pub(crate) extras: RefCell<Vec<Extra<T>>>,
 }
@@ -169,6 +172,7 @@ impl<T: Real> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {
+            id: next_tape_id(),
             nodes: RefCell::new(Vec::new()),
             extras: RefCell::new(Vec::new()),
         }
@@ -187,6 +191,7 @@ impl<T: Real> Tape<T> {
     /// Forgets every node, keeping the allocated buffers, so the tape can be refilled (for example
     /// once per optimizer iteration). Needs `&mut self`, so no value of the old graph survives it.
     pub fn clear(&mut self) {
+        self.id = next_tape_id();
         self.nodes.get_mut().clear();
         self.extras.get_mut().clear();
     }
@@ -332,6 +337,11 @@ impl<T: Real> Tape<T> {
         };
         Gradients::new(self, out, re, im)
     }
+}
+
+fn next_tape_id() -> u64 {
+    static NEXT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed)
 }
 
 /// Whether a node is a leaf, and of which kind.
