@@ -230,7 +230,7 @@ impl<T: Real> Tape<T> {
             vjp: Some(vjp),
         };
         let id = self.push_extra(name, Kind::Vjp, value, real, extra);
-        Var { tape: self, id }
+        self.var_at(id)
     }
 }
 
@@ -396,8 +396,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// `self ⊕ s` (or `s ⊕ self` when `flip`) with a scalar on the tape.
     pub(crate) fn arith_var(&self, s: Var<'t, T>, flip: bool, op: Arith) -> Self {
         same_tape(self.tape, s.tape, op.name());
-        let n = self.tape.node(s.id);
-        let so = Operand::Scalar(n.value, n.grad.then_some(s.id), n.real);
+        let so = Operand::Scalar(s.value, s.grad.then_some(s.id), s.real);
         let (l, r) = if flip {
             (so, self.operand())
         } else {

@@ -1,6 +1,6 @@
 //! Custom rules: a user's own function on the tape, from its value and its VJP.
 
-use super::tape::{Kind, Node, Tape, Vjp};
+use super::tape::{Tape, Vjp};
 use super::{Var, VarArray};
 use crate::Real;
 use num_complex::Complex;
@@ -159,13 +159,13 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!(w.backward().grad(&z), c64(1.0, 0.5));
     /// ```
     pub fn chain_real(self, value: T, g_a: Complex<T>) -> Self {
-        let w = self.chain_n(
+        let v = Complex::new(value, T::zero());
+        self.record_parts(
             "chain_real",
-            Complex::new(value, T::zero()),
-            &[(self, g_a, g_a.conj())],
-        );
-        self.tape.nodes.borrow_mut()[w.id as usize].real = true;
-        w
+            v,
+            true,
+            [Some((self, g_a, Some(g_a.conj()))), None],
+        )
     }
 
     /// Records a user's binary function `w = g(self, other)` from its value and the partials
@@ -191,29 +191,10 @@ impl<'t, T: Real> Var<'t, T> {
         value: Complex<T>,
         parts: &[(Self, Complex<T>, Complex<T>)],
     ) -> Self {
-        let mut edges = [None, None];
-        let mut grad = false;
-        for (slot, &(x, da, dac)) in edges.iter_mut().zip(parts) {
-            let n = self.tape.node(x.id);
-            grad |= n.grad;
-            *slot = n.grad.then_some(super::tape::Edge {
-                input: x.id,
-                da,
-                da_conj: Some(dac),
-            });
+        let mut p = [None, None];
+        for (slot, &(x, da, dac)) in p.iter_mut().zip(parts) {
+            *slot = Some((x, da, Some(dac)));
         }
-        let id = self.tape.push(Node {
-            value,
-            edges,
-            kind: Kind::Op,
-            real: false,
-            grad,
-            extra: u32::MAX,
-            name,
-        });
-        Var {
-            tape: self.tape,
-            id,
-        }
+        self.record_parts(name, value, false, p)
     }
 }

@@ -1,6 +1,6 @@
 //! The graph made visible: Graphviz DOT output of a tape.
 
-use super::tape::{Kind, Tape};
+use super::tape::{Kind, Tape, NONE};
 use super::Gradients;
 use crate::Real;
 use core::fmt::Write;
@@ -49,6 +49,7 @@ impl<T: Real> Tape<T> {
     pub fn to_dot(&self, grads: Option<&Gradients<T>>) -> String {
         let nodes = self.nodes.borrow();
         let extras = self.extras.borrow();
+        let conj = self.conj.borrow();
         let mut s = String::from(
             "digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n  edge [fontname=\"monospace\", fontsize=10];\n",
         );
@@ -89,15 +90,19 @@ impl<T: Real> Tape<T> {
             let _ = writeln!(s, "  n{i} [label=\"{label}\"{style}];");
             match n.kind {
                 Kind::Op => {
-                    for e in n.edges.iter().flatten() {
-                        let mut el = format!("g_a {}", fmt_c(e.da));
-                        if let Some(g) = e
-                            .da_conj
-                            .filter(|g| *g != Complex::new(T::zero(), T::zero()))
-                        {
-                            let _ = write!(el, "\\ng_ā {}", fmt_c(g));
+                    for k in 0..2 {
+                        let input = n.inputs[k];
+                        if input == NONE {
+                            break;
                         }
-                        let _ = writeln!(s, "  n{} -> n{i} [label=\"{el}\"];", e.input);
+                        let mut el = format!("g_a {}", fmt_c(n.da[k]));
+                        if n.conj != NONE {
+                            let g = conj[n.conj as usize][k];
+                            if g != Complex::new(T::zero(), T::zero()) {
+                                let _ = write!(el, "\\ng_ā {}", fmt_c(g));
+                            }
+                        }
+                        let _ = writeln!(s, "  n{input} -> n{i} [label=\"{el}\"];");
                     }
                 }
                 Kind::Vjp => {

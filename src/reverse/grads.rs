@@ -1,6 +1,6 @@
 //! [`Gradients`]: the result of a backward pass, and the [`Leaf`] trait that reads it.
 
-use super::tape::{Adjoints, LeafFlag, Tape};
+use super::tape::{Adjoints, Kind, Tape};
 use super::{Var, VarArray};
 use crate::Real;
 use num_complex::Complex;
@@ -31,7 +31,8 @@ pub struct Gradients<T: Real = f64> {
     tape: u64,
     output: u32,
     real_output: bool,
-    leaves: Vec<LeafFlag>,
+    /// How many nodes the tape had at the backward pass.
+    len: usize,
     /// Adjoints of the pass on `Re out` (`∂Re out/∂b̄`), and on `Im out` for a complex output.
     re: Adjoints<T>,
     im: Option<Adjoints<T>>,
@@ -48,7 +49,7 @@ impl<T: Real> Gradients<T> {
             tape: tape.id,
             output,
             real_output: im.is_none(),
-            leaves: tape.leaf_flags(),
+            len: tape.len(),
             re,
             im,
         }
@@ -98,22 +99,25 @@ impl<T: Real> Gradients<T> {
         })
     }
 
-    fn check_leaf(&self, tape: &Tape<T>, id: u32, what: &str) -> LeafFlag {
+    /// Panics unless node `id` of `tape` is a leaf this pass knows; returns whether it is real.
+    fn check_leaf(&self, tape: &Tape<T>, id: u32, what: &str) -> bool {
         assert!(
             self.tape == tape.id,
             "wirtinger: Gradients::{what} asked about a variable of another tape (or of this tape \
              after Tape::clear)"
         );
-        match self.leaves.get(id as usize) {
-            None => panic!(
-                "wirtinger: Gradients::{what} asked about node {id}, recorded after this backward pass"
-            ),
-            Some(LeafFlag::NotLeaf) => panic!(
+        assert!(
+            (id as usize) < self.len,
+            "wirtinger: Gradients::{what} asked about node {id}, recorded after this backward pass"
+        );
+        let node = tape.node(id);
+        match node.kind {
+            Kind::Leaf | Kind::ArrayLeaf => node.real,
+            _ => panic!(
                 "wirtinger: Gradients::{what} asked about node {id} (`{}`), which is not a leaf; \
                  ask about variables made by tape.var, tape.real_var, tape.array or tape.real_array",
-                tape.node(id).name
+                node.name
             ),
-            Some(&f) => f,
         }
     }
 
@@ -175,13 +179,13 @@ impl<'t, T: Real> Leaf<T> for Var<'t, T> {
     type Value = Complex<T>;
     fn read(&self, g: &Gradients<T>, which: Which) -> Complex<T> {
         let what = name(which);
-        let flag = g.check_leaf(self.tape, self.id, what);
+        let real = g.check_leaf(self.tape, self.id, what);
         let i = self.id as usize;
         let c1 = g.re.scalars.get(i).copied().unwrap_or_default();
         let c2 =
             g.im.as_ref()
                 .map(|im| im.scalars.get(i).copied().unwrap_or_default());
-        g.combine(which, flag == LeafFlag::Real, c1, c2, what)
+        g.combine(which, real, c1, c2, what)
     }
 }
 
@@ -189,7 +193,7 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
     type Value = Vec<Complex<T>>;
     fn read(&self, g: &Gradients<T>, which: Which) -> Vec<Complex<T>> {
         let what = name(which);
-        let flag = g.check_leaf(self.tape, self.id, what);
+        let real = g.check_leaf(self.tape, self.id, what);
         let e = self.tape.node(self.id).extra as usize;
         let n = self.len();
         let zero = Complex::new(T::zero(), T::zero());
@@ -201,7 +205,7 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
             .map(|k| {
                 let c1 = a1.map_or(zero, |a| a[k]);
                 let c2 = a2.map(|a| a.map_or(zero, |a| a[k]));
-                g.combine(which, flag == LeafFlag::Real, c1, c2, what)
+                g.combine(which, real, c1, c2, what)
             })
             .collect()
     }

@@ -24,30 +24,54 @@ pub(crate) enum Kind {
     Vjp,
 }
 
-/// One scalar edge: the input's index and the partials `(g_a, g_ā)` of the rules table.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Edge<T> {
-    pub input: u32,
-    pub da: Complex<T>,
-    /// `None`: holomorphic, `g_ā = 0`.
-    pub da_conj: Option<Complex<T>>,
-}
+/// No input in this slot.
+pub(crate) const NONE: u32 = u32::MAX;
 
-/// One node of the tape. Scalar ops keep their edges inline (no allocation per scalar op);
-/// everything else keeps its payload in `Tape::extras`.
+/// One node of the tape, 88 bytes for `f64`. A scalar op keeps its (at most two) inputs and their
+/// partials `g_a` inline; the rarer `g_ā` of non-holomorphic rules sit in `Tape::conj`. No
+/// allocation per scalar op. Array and closure nodes keep their payload in `Tape::extras`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node<T> {
     /// The scalar value (0 for array-valued nodes).
     pub value: Complex<T>,
-    pub edges: [Option<Edge<T>>; 2],
+    /// `g_a` of each input.
+    pub da: [Complex<T>; 2],
+    /// Indices of the inputs, `NONE` where there are fewer than two (or none needs an adjoint).
+    pub inputs: [u32; 2],
+    /// Index into `Tape::conj` of the `g_ā` pair, `NONE` for a holomorphic op.
+    pub conj: u32,
+    /// Index into `Tape::extras` for array-valued and closure nodes.
+    pub extra: u32,
     pub kind: Kind,
     /// Whether the value is real for every input (tracked from the rules' `Realness`).
     pub real: bool,
     /// Whether the node depends on a leaf; the backward walk skips those that do not.
     pub grad: bool,
-    /// Index into `Tape::extras` for array-valued and closure nodes.
-    pub extra: u32,
     pub name: &'static str,
+}
+
+impl<T: Real> Node<T> {
+    /// A node with no inputs.
+    pub(crate) fn plain(
+        name: &'static str,
+        kind: Kind,
+        value: Complex<T>,
+        real: bool,
+        grad: bool,
+    ) -> Self {
+        let zero = Complex::new(T::zero(), T::zero());
+        Node {
+            value,
+            da: [zero; 2],
+            inputs: [NONE; 2],
+            conj: NONE,
+            extra: NONE,
+            kind,
+            real,
+            grad,
+            name,
+        }
+    }
 }
 
 /// The vector-Jacobian product of a closure node: receives the conjugate cotangent of the output
@@ -149,6 +173,8 @@ impl<'a, T: Real> Accum<'a, T> {
 /// assert_eq!(g.grad(&z), c64(6.0, 8.0));
 /// ```
 pub struct Tape<T: Real = f64> {
+    /// `g_ā` of the inputs of non-holomorphic scalar ops (see `Node::conj`).
+    pub(crate) conj: RefCell<Vec<[Complex<T>; 2]>>,
     /// A number no other tape (and no earlier state of this one, before a `clear`) has had, so
     /// that `Gradients` can tell its own tape from any other.
     pub(crate) id: u64,
@@ -172,6 +198,7 @@ impl<T: Real> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {
+            conj: RefCell::new(Vec::new()),
             id: next_tape_id(),
             nodes: RefCell::new(Vec::new()),
             extras: RefCell::new(Vec::new()),
@@ -193,6 +220,7 @@ impl<T: Real> Tape<T> {
     pub fn clear(&mut self) {
         self.id = next_tape_id();
         self.nodes.get_mut().clear();
+        self.conj.get_mut().clear();
         self.extras.get_mut().clear();
     }
 
@@ -229,15 +257,40 @@ impl<T: Real> Tape<T> {
             extras.push(extra);
             (extras.len() - 1) as u32
         };
-        self.push(Node {
-            value,
-            edges: [None, None],
-            kind,
-            real,
-            grad,
-            extra: e,
-            name,
-        })
+        let mut node = Node::plain(name, kind, value, real, grad);
+        node.extra = e;
+        self.push(node)
+    }
+
+    /// Records a scalar op with up to two inputs `(index, g_a, g_ā)`; inputs that need no adjoint
+    /// get no edge. Returns the index and whether the result needs an adjoint.
+    #[inline]
+    pub(crate) fn push_op(
+        &self,
+        name: &'static str,
+        value: Complex<T>,
+        real: bool,
+        parts: [Option<(u32, Complex<T>, Option<Complex<T>>)>; 2],
+    ) -> u32 {
+        let zero = Complex::new(T::zero(), T::zero());
+        let mut node = Node::plain(name, Kind::Op, value, real, false);
+        let mut conj = [zero; 2];
+        let mut any_conj = false;
+        for (k, (id, da, dac)) in parts.into_iter().flatten().enumerate() {
+            node.inputs[k] = id;
+            node.da[k] = da;
+            if let Some(g) = dac {
+                conj[k] = g;
+                any_conj = true;
+            }
+            node.grad = true;
+        }
+        if any_conj {
+            let mut c = self.conj.borrow_mut();
+            node.conj = c.len() as u32;
+            c.push(conj);
+        }
+        self.push(node)
     }
 
     pub(crate) fn node(&self, id: u32) -> Node<T> {
@@ -254,6 +307,7 @@ impl<T: Real> Tape<T> {
     pub(crate) fn walk(&self, out: u32, seed: Complex<T>) -> Adjoints<T> {
         let nodes = self.nodes.borrow();
         let extras = self.extras.borrow();
+        let conj = self.conj.borrow();
         let zero = Complex::new(T::zero(), T::zero());
         let n = out as usize + 1;
         let mut scalars = vec![zero; n];
@@ -271,13 +325,24 @@ impl<T: Real> Tape<T> {
                     if c == zero {
                         continue;
                     }
-                    for e in node.edges.iter().flatten() {
-                        // c_a += conj(g_a) c_b + g_ā conj(c_b)
-                        let mut add = e.da.conj() * c;
-                        if let Some(g) = e.da_conj {
-                            add += g * c.conj();
+                    // c_a += conj(g_a) c_b + g_ā conj(c_b)
+                    for k in 0..2 {
+                        let a = node.inputs[k];
+                        if a == NONE {
+                            break;
                         }
-                        scalars[e.input as usize] += add;
+                        scalars[a as usize] += node.da[k].conj() * c;
+                    }
+                    if node.conj != NONE {
+                        let g = conj[node.conj as usize];
+                        let cc = c.conj();
+                        for k in 0..2 {
+                            let a = node.inputs[k];
+                            if a == NONE {
+                                break;
+                            }
+                            scalars[a as usize] += g[k] * cc;
+                        }
                     }
                 }
                 Kind::Vjp => {
@@ -311,19 +376,6 @@ impl<T: Real> Tape<T> {
         Adjoints { scalars, arrays }
     }
 
-    /// The leaf kind of every node (for [`Gradients`] to answer only about leaves).
-    pub(crate) fn leaf_flags(&self) -> Vec<LeafFlag> {
-        self.nodes
-            .borrow()
-            .iter()
-            .map(|n| match n.kind {
-                Kind::Leaf | Kind::ArrayLeaf if n.real => LeafFlag::Real,
-                Kind::Leaf | Kind::ArrayLeaf => LeafFlag::Complex,
-                _ => LeafFlag::NotLeaf,
-            })
-            .collect()
-    }
-
     /// Backward from a scalar node: one pass for a real output, two (on `Re f` and `Im f`) for a
     /// complex one.
     pub(crate) fn backward_from(&self, out: u32) -> Gradients<T> {
@@ -342,14 +394,6 @@ impl<T: Real> Tape<T> {
 fn next_tape_id() -> u64 {
     static NEXT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
     NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed)
-}
-
-/// Whether a node is a leaf, and of which kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LeafFlag {
-    NotLeaf,
-    Complex,
-    Real,
 }
 
 /// The result of one reverse walk.

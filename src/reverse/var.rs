@@ -1,13 +1,14 @@
 //! [`Var`]: a scalar value on a tape, and the scalar leaves and constants of [`Tape`].
 
 use super::grads::Gradients;
-use super::tape::{Edge, Kind, Node, Tape};
+use super::tape::{Kind, Node, Tape};
 use crate::ops::{impl_left_ops, impl_scalar_ops, ScalarArith};
 use crate::rules::{self, Binary, Unary};
 use crate::Real;
 use num_complex::Complex;
 
-/// A complex scalar on a [`Tape`]: a `Copy` handle (the tape and an index).
+/// A complex scalar on a [`Tape`]: a `Copy` handle (the tape, an index, and a copy of the value
+/// so that recording an op reads nothing back from the tape).
 ///
 /// It has every operation and operator pairing of [`Dual`](crate::forward::Dual), with the same
 /// names; real-valued results (`re`, `im`, `norm`, `norm_sqr`, `arg`, …) are `Var`s too, and the
@@ -15,7 +16,12 @@ use num_complex::Complex;
 #[derive(Clone, Copy)]
 pub struct Var<'t, T: Real = f64> {
     pub(crate) tape: &'t Tape<T>,
+    pub(crate) value: Complex<T>,
     pub(crate) id: u32,
+    /// Whether the value is real for every input.
+    pub(crate) real: bool,
+    /// Whether the value depends on a leaf.
+    pub(crate) grad: bool,
 }
 
 impl<T: Real> core::fmt::Debug for Var<'_, T> {
@@ -31,16 +37,27 @@ impl<T: Real> core::fmt::Debug for Var<'_, T> {
 
 impl<T: Real> Tape<T> {
     fn scalar_node(&self, name: &'static str, kind: Kind, z: Complex<T>, real: bool) -> Var<'_, T> {
-        let id = self.push(Node {
+        let grad = kind == Kind::Leaf;
+        let id = self.push(Node::plain(name, kind, z, real, grad));
+        Var {
+            tape: self,
             value: z,
-            edges: [None, None],
-            kind,
+            id,
             real,
-            grad: kind == Kind::Leaf,
-            extra: u32::MAX,
-            name,
-        });
-        Var { tape: self, id }
+            grad,
+        }
+    }
+
+    /// The handle of scalar node `id`.
+    pub(crate) fn var_at(&self, id: u32) -> Var<'_, T> {
+        let n = self.node(id);
+        Var {
+            tape: self,
+            value: n.value,
+            id,
+            real: n.real,
+            grad: n.grad,
+        }
     }
 
     /// A complex leaf (an independent variable `z`).
@@ -77,13 +94,13 @@ pub(crate) fn same_tape<T: Real>(a: &Tape<T>, b: &Tape<T>, op: &str) {
 impl<'t, T: Real> Var<'t, T> {
     /// The value, always a `Complex<T>` (imaginary part 0 for real-valued results).
     pub fn value(&self) -> Complex<T> {
-        self.tape.node(self.id).value
+        self.value
     }
 
     /// Whether the value is known to be real for every input (so `backward` needs one pass and
     /// [`Gradients::grad`] is defined).
     pub fn is_real(&self) -> bool {
-        self.tape.node(self.id).real
+        self.real
     }
 
     /// The tape this value lives on.
@@ -99,34 +116,45 @@ impl<'t, T: Real> Var<'t, T> {
         self.tape.backward_from(self.id)
     }
 
-    fn unary(self, name: &'static str, r: Unary<T>, real: bool) -> Self {
-        let a = self.tape.node(self.id);
-        let edge = a.grad.then_some(Edge {
-            input: self.id,
-            da: r.da,
-            da_conj: r.da_conj,
-        });
-        let id = self.tape.push(Node {
-            value: r.value,
-            edges: [edge, None],
-            kind: Kind::Op,
-            real: r.real.of(real),
-            grad: a.grad,
-            extra: u32::MAX,
-            name,
-        });
+    /// Records an op with up to two inputs `(var, g_a, g_ā)`.
+    #[inline]
+    pub(crate) fn record_parts(
+        self,
+        name: &'static str,
+        value: Complex<T>,
+        real: bool,
+        parts: [Option<(Self, Complex<T>, Option<Complex<T>>)>; 2],
+    ) -> Self {
+        let edge = |p: Option<(Self, Complex<T>, Option<Complex<T>>)>| {
+            p.filter(|(v, ..)| v.grad)
+                .map(|(v, da, dac)| (v.id, da, dac))
+        };
+        let grad = parts.iter().flatten().any(|(v, ..)| v.grad);
+        let id = self
+            .tape
+            .push_op(name, value, real, [edge(parts[0]), edge(parts[1])]);
         Var {
             tape: self.tape,
+            value,
             id,
+            real,
+            grad,
         }
     }
 
     /// Used by [`rules::unary_methods`]: records one rule of the table.
+    #[inline]
     fn apply_rule(self, name: &'static str, rule: impl Fn(Complex<T>) -> Unary<T>) -> Self {
-        let a = self.tape.node(self.id);
-        self.unary(name, rule(a.value), a.real)
+        let r = rule(self.value);
+        self.record_parts(
+            name,
+            r.value,
+            r.real.of(self.real),
+            [Some((self, r.da, r.da_conj)), None],
+        )
     }
 
+    #[inline]
     fn binary(
         self,
         o: Self,
@@ -134,34 +162,18 @@ impl<'t, T: Real> Var<'t, T> {
         rule: fn(Complex<T>, Complex<T>) -> Binary<T>,
     ) -> Self {
         same_tape(self.tape, o.tape, name);
-        let (a, b) = (self.tape.node(self.id), self.tape.node(o.id));
-        let r = rule(a.value, b.value);
-        let ea = a.grad.then_some(Edge {
-            input: self.id,
-            da: r.da,
-            da_conj: None,
-        });
-        let eb = b.grad.then_some(Edge {
-            input: o.id,
-            da: r.db,
-            da_conj: None,
-        });
-        let id = self.tape.push(Node {
-            value: r.value,
-            edges: [ea, eb],
-            kind: Kind::Op,
-            real: r.preserves_real && a.real && b.real,
-            grad: a.grad || b.grad,
-            extra: u32::MAX,
+        let r = rule(self.value, o.value);
+        let real = r.preserves_real && self.real && o.real;
+        self.record_parts(
             name,
-        });
-        Var {
-            tape: self.tape,
-            id,
-        }
+            r.value,
+            real,
+            [Some((self, r.da, None)), Some((o, r.db, None))],
+        )
     }
 
     /// `self ⊕ c` (`flip`: `c ⊕ self`) with a constant `c`: one edge, to `self`.
+    #[inline]
     fn with_const(
         self,
         c: Complex<T>,
@@ -169,33 +181,15 @@ impl<'t, T: Real> Var<'t, T> {
         name: &'static str,
         rule: fn(Complex<T>, Complex<T>) -> Binary<T>,
     ) -> Self {
-        let a = self.tape.node(self.id);
         let (r, d) = if flip {
-            let r = rule(c, a.value);
+            let r = rule(c, self.value);
             (r, r.db)
         } else {
-            let r = rule(a.value, c);
+            let r = rule(self.value, c);
             (r, r.da)
         };
-        let real = r.preserves_real && a.real && c.im == T::zero();
-        let edge = a.grad.then_some(Edge {
-            input: self.id,
-            da: d,
-            da_conj: None,
-        });
-        let id = self.tape.push(Node {
-            value: r.value,
-            edges: [edge, None],
-            kind: Kind::Op,
-            real,
-            grad: a.grad,
-            extra: u32::MAX,
-            name,
-        });
-        Var {
-            tape: self.tape,
-            id,
-        }
+        let real = r.preserves_real && self.real && c.im == T::zero();
+        self.record_parts(name, r.value, real, [Some((self, d, None)), None])
     }
 
     rules::unary_methods!(by_value);
