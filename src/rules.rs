@@ -205,7 +205,12 @@ pub fn inv<T: Real>(a: Complex<T>) -> Unary<T> {
 /// `exp a`: `(exp a, 0)`.
 #[inline]
 pub fn exp<T: Real>(a: Complex<T>) -> Unary<T> {
-    let v = a.exp();
+    // A real argument (common: `exp(−|z|²)`) needs no sine and cosine.
+    let v = if a.im == T::zero() {
+        c(a.re.exp(), a.im)
+    } else {
+        a.exp()
+    };
     holo(v, v, Realness::Preserves)
 }
 

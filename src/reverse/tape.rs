@@ -24,6 +24,9 @@ pub(crate) enum Kind {
     Vjp,
 }
 
+/// An input of a scalar op: its index, `g_a` and `g_ā` (`None` when holomorphic).
+pub(crate) type Part<T> = (u32, Complex<T>, Option<Complex<T>>);
+
 /// No input in this slot.
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -270,7 +273,7 @@ impl<T: Real> Tape<T> {
         name: &'static str,
         value: Complex<T>,
         real: bool,
-        parts: [Option<(u32, Complex<T>, Option<Complex<T>>)>; 2],
+        parts: [Option<Part<T>>; 2],
     ) -> u32 {
         let zero = Complex::new(T::zero(), T::zero());
         let mut node = Node::plain(name, Kind::Op, value, real, false);
@@ -336,12 +339,11 @@ impl<T: Real> Tape<T> {
                     if node.conj != NONE {
                         let g = conj[node.conj as usize];
                         let cc = c.conj();
-                        for k in 0..2 {
-                            let a = node.inputs[k];
+                        for (&a, g) in node.inputs.iter().zip(g) {
                             if a == NONE {
                                 break;
                             }
-                            scalars[a as usize] += g[k] * cc;
+                            scalars[a as usize] += g * cc;
                         }
                     }
                 }

@@ -91,6 +91,9 @@ pub(crate) fn same_tape<T: Real>(a: &Tape<T>, b: &Tape<T>, op: &str) {
     );
 }
 
+/// An input of a scalar op: the value, `g_a` and `g_ā` (`None` when holomorphic).
+pub(crate) type VarPart<'t, T> = (Var<'t, T>, Complex<T>, Option<Complex<T>>);
+
 impl<'t, T: Real> Var<'t, T> {
     /// The value, always a `Complex<T>` (imaginary part 0 for real-valued results).
     pub fn value(&self) -> Complex<T> {
@@ -123,9 +126,9 @@ impl<'t, T: Real> Var<'t, T> {
         name: &'static str,
         value: Complex<T>,
         real: bool,
-        parts: [Option<(Self, Complex<T>, Option<Complex<T>>)>; 2],
+        parts: [Option<VarPart<'t, T>>; 2],
     ) -> Self {
-        let edge = |p: Option<(Self, Complex<T>, Option<Complex<T>>)>| {
+        let edge = |p: Option<VarPart<'t, T>>| {
             p.filter(|(v, ..)| v.grad)
                 .map(|(v, da, dac)| (v.id, da, dac))
         };
