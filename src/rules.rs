@@ -245,6 +245,10 @@ pub fn powi<T: Real>(a: Complex<T>, n: i32) -> Unary<T> {
             Realness::Preserves,
         );
     }
+    if n == 2 {
+        // Squares are common (losses); skip the generic power loop.
+        return holo(a * a, a + a, Realness::Preserves);
+    }
     let nn = T::from_i32(n).unwrap_or_else(T::nan);
     if n == i32::MIN {
         // n − 1 does not exist as an i32.

@@ -160,11 +160,7 @@ impl<T: Real> Tape<T> {
     /// A real array leaf: every element is a real parameter, and [`Gradients::grad`](super::Gradients::grad)
     /// gives `dL/dp = 2 Re ∂L/∂p̄` for each.
     pub fn real_array(&self, data: impl Into<Vec<T>>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = data
-            .into()
-            .into_iter()
-            .map(|x| Complex::new(x, T::zero()))
-            .collect();
+        let data = self.complexify(data.into());
         self.array_node("real array", Kind::ArrayLeaf, data, shape, true)
     }
 
@@ -181,12 +177,15 @@ impl<T: Real> Tape<T> {
 
     /// A real constant array.
     pub fn real_constant_array(&self, data: impl Into<Vec<T>>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = data
-            .into()
-            .into_iter()
-            .map(|x| Complex::new(x, T::zero()))
-            .collect();
+        let data = self.complexify(data.into());
         self.array_node("constant array", Kind::ArrayConstant, data, shape, true)
+    }
+
+    /// Real values as complex ones, in a pooled buffer.
+    fn complexify(&self, data: Vec<T>) -> Vec<Complex<T>> {
+        let mut v = self.buffer(data.len());
+        v.extend(data.into_iter().map(|x| Complex::new(x, T::zero())));
+        v
     }
 
     /// Records an array-valued op with its VJP.
@@ -286,7 +285,8 @@ impl<'t, T: Real> VarArray<'t, T> {
         // A rule is either always holomorphic or never; probe it once.
         let probe = rule(a.first().copied().unwrap_or_else(zero));
         let real = probe.real.of(node.real);
-        let value: Vec<Complex<T>> = a.iter().map(|&x| rule(x).value).collect();
+        let mut value = self.tape.buffer(a.len());
+        value.extend(a.iter().map(|&x| rule(x).value));
         if !node.grad {
             return self
                 .tape
@@ -470,7 +470,9 @@ impl<'t, T: Real> VarArray<'t, T> {
             s,
             self.is_real(),
             Box::new(move |c, acc| {
-                acc.give(0, vec![c[0]; n]);
+                let mut g = acc.buffer(n);
+                g.resize(n, c[0]);
+                acc.give(0, g);
             }),
         )
     }
@@ -635,7 +637,20 @@ fn binary<'t, T: Real>(
     let n: usize = shape.iter().product();
     let fixed = rule(zero(), zero());
     let real = fixed.preserves_real && l.real() && r.real();
-    let value: Vec<Complex<T>> = (0..n).map(|i| rule(l.at(i), r.at(i)).value).collect();
+    let mut value = tape.buffer(n);
+    match (&l, &r) {
+        // The common shapes get loops without a per-element match, so they vectorize.
+        (Operand::Array(a, ..), Operand::Array(b, ..)) => {
+            value.extend(a.iter().zip(b.iter()).map(|(&x, &y)| rule(x, y).value))
+        }
+        (Operand::Array(a, ..), Operand::Scalar(y, ..)) => {
+            value.extend(a.iter().map(|&x| rule(x, *y).value))
+        }
+        (Operand::Scalar(x, ..), Operand::Array(b, ..)) => {
+            value.extend(b.iter().map(|&y| rule(*x, y).value))
+        }
+        _ => value.extend((0..n).map(|i| rule(l.at(i), r.at(i)).value)),
+    }
     if l.input().is_none() && r.input().is_none() {
         return tape.array_node(name, Kind::ArrayConstant, value, shape, real);
     }

@@ -11,7 +11,8 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// the adjoint transform `c_u += Aᴴ c_y`.
     #[track_caller]
     fn transform(&self, name: &'static str, axes: Vec<usize>, dir: Direction, norm: Norm) -> Self {
-        let mut value = self.value().as_ref().clone();
+        let mut value = self.tape.buffer(self.len());
+        value.extend_from_slice(&self.value());
         fft::FftPlans::global().transform(&mut value, self.shape(), &axes, dir, norm);
         let shape: Rc<[usize]> = self.shape().into();
         let vshape = shape.clone();

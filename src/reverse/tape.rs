@@ -98,6 +98,7 @@ pub struct Accum<'a, T: Real> {
     extras: &'a [Extra<T>],
     scalars: &'a mut [Complex<T>],
     arrays: &'a mut [Option<Vec<Complex<T>>>],
+    pool: &'a RefCell<Vec<Vec<Complex<T>>>>,
 }
 
 impl<'a, T: Real> Accum<'a, T> {
@@ -114,7 +115,17 @@ impl<'a, T: Real> Accum<'a, T> {
             Some(v) if matches!(node.kind, Kind::ArrayLeaf | Kind::Vjp) => v.len(),
             _ => panic!("wirtinger: internal error: input {k} of a VJP is not an array"),
         };
-        Some(self.arrays[e].get_or_insert_with(|| vec![Complex::new(T::zero(), T::zero()); len]))
+        let pool = self.pool;
+        Some(self.arrays[e].get_or_insert_with(|| {
+            let mut v = take_buffer(pool, len);
+            v.resize(len, Complex::new(T::zero(), T::zero()));
+            v
+        }))
+    }
+
+    /// An empty buffer with room for `n` elements (from the tape's pool when one fits).
+    pub(crate) fn buffer(&self, n: usize) -> Vec<Complex<T>> {
+        take_buffer(self.pool, n)
     }
 
     /// Whether input `k` needs an adjoint (it depends on a leaf).
@@ -176,6 +187,9 @@ impl<'a, T: Real> Accum<'a, T> {
 /// assert_eq!(g.grad(&z), c64(6.0, 8.0));
 /// ```
 pub struct Tape<T: Real = f64> {
+    /// Array buffers of a cleared graph, reused for new array values and adjoints so that a tape
+    /// refilled every iteration does not map and fault in fresh memory each time.
+    pub(crate) pool: RefCell<Vec<Vec<Complex<T>>>>,
     /// `g_ā` of the inputs of non-holomorphic scalar ops (see `Node::conj`).
     pub(crate) conj: RefCell<Vec<[Complex<T>; 2]>>,
     /// A number no other tape (and no earlier state of this one, before a `clear`) has had, so
@@ -201,6 +215,7 @@ impl<T: Real> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {
+            pool: RefCell::new(Vec::new()),
             conj: RefCell::new(Vec::new()),
             id: next_tape_id(),
             nodes: RefCell::new(Vec::new()),
@@ -224,7 +239,14 @@ impl<T: Real> Tape<T> {
         self.id = next_tape_id();
         self.nodes.get_mut().clear();
         self.conj.get_mut().clear();
-        self.extras.get_mut().clear();
+        let pool = self.pool.get_mut();
+        for x in self.extras.get_mut().drain(..) {
+            if let Some(v) = x.value.and_then(|rc| Rc::try_unwrap(rc).ok()) {
+                if pool.len() < POOL_LIMIT && v.capacity() > 0 {
+                    pool.push(v);
+                }
+            }
+        }
     }
 
     pub(crate) fn push(&self, node: Node<T>) -> u32 {
@@ -294,6 +316,11 @@ impl<T: Real> Tape<T> {
             c.push(conj);
         }
         self.push(node)
+    }
+
+    /// An empty buffer with room for `n` elements, from the pool when one fits.
+    pub(crate) fn buffer(&self, n: usize) -> Vec<Complex<T>> {
+        take_buffer(&self.pool, n)
     }
 
     pub(crate) fn node(&self, id: u32) -> Node<T> {
@@ -369,6 +396,7 @@ impl<T: Real> Tape<T> {
                         extras: &extras,
                         scalars: &mut scalars,
                         arrays: &mut arrays,
+                        pool: &self.pool,
                     };
                     vjp(c_out, &mut acc);
                 }
@@ -390,6 +418,28 @@ impl<T: Real> Tape<T> {
             Some(self.walk(out, Complex::new(T::zero(), half)))
         };
         Gradients::new(self, out, re, im)
+    }
+}
+
+/// How many cleared buffers a tape keeps for reuse.
+const POOL_LIMIT: usize = 64;
+
+/// The smallest pooled buffer with room for `n` elements, emptied, or a new one.
+fn take_buffer<T: Real>(pool: &RefCell<Vec<Vec<Complex<T>>>>, n: usize) -> Vec<Complex<T>> {
+    let mut pool = pool.borrow_mut();
+    let best = pool
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.capacity() >= n)
+        .min_by_key(|(_, v)| v.capacity())
+        .map(|(i, _)| i);
+    match best {
+        Some(i) => {
+            let mut v = pool.swap_remove(i);
+            v.clear();
+            v
+        }
+        None => Vec::with_capacity(n),
     }
 }
 
