@@ -698,8 +698,12 @@ fn binary<'t, T: Real>(
             }
         }
         if let Some(side) = last_array {
-            for (i, c) in c.iter_mut().enumerate() {
-                *c = partial(side, i).conj() * *c;
+            let one = Complex::new(T::one(), T::zero());
+            // A unit partial (`+`, and `−` on the left) hands the cotangent on untouched.
+            if !(linear && partial(side, 0) == one) {
+                for (i, c) in c.iter_mut().enumerate() {
+                    *c = partial(side, i).conj() * *c;
+                }
             }
             acc.give(slots[side].unwrap_or(0), c);
         }

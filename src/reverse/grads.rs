@@ -201,6 +201,19 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
         let a2 =
             g.im.as_ref()
                 .map(|im| im.arrays.get(e).and_then(|a| a.as_ref()));
+        if let (Some(a1), None) = (a1, &g.im) {
+            // A real output: one tight pass, no per-element dispatch.
+            let two = T::one() + T::one();
+            return match which {
+                Which::Dzbar => a1.clone(),
+                Which::Dz => a1.iter().map(|c| c.conj()).collect(),
+                Which::Grad if real => a1
+                    .iter()
+                    .map(|c| Complex::new(c.re * two, T::zero()))
+                    .collect(),
+                Which::Grad => a1.iter().map(|c| c.scale(two)).collect(),
+            };
+        }
         (0..n)
             .map(|k| {
                 let c1 = a1.map_or(zero, |a| a[k]);
