@@ -249,6 +249,7 @@ impl<T: Real> Tape<T> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn push(&self, node: Node<T>) -> u32 {
         let mut nodes = self.nodes.borrow_mut();
         let id = nodes.len();
@@ -289,7 +290,7 @@ impl<T: Real> Tape<T> {
 
     /// Records a scalar op with up to two inputs `(index, g_a, g_ā)`; inputs that need no adjoint
     /// get no edge. Returns the index and whether the result needs an adjoint.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_op(
         &self,
         name: &'static str,

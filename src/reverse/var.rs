@@ -120,7 +120,7 @@ impl<'t, T: Real> Var<'t, T> {
     }
 
     /// Records an op with up to two inputs `(var, g_a, g_ā)`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record_parts(
         self,
         name: &'static str,
