@@ -33,7 +33,7 @@ pub struct VarArray<'t, T: Real = f64> {
 
 impl<T: Real> core::fmt::Debug for VarArray<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let n = self.tape.node(self.id);
+        let n = self.tape.info(self.id);
         write!(
             f,
             "VarArray {{ id: {}, op: {}, shape: {:?} }}",

@@ -50,17 +50,19 @@ impl<T: Real> Tape<T> {
         let nodes = self.nodes.borrow();
         let extras = self.extras.borrow();
         let conj = self.conj.borrow();
+        let infos = self.info.borrow();
         let mut s = String::from(
             "digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n  edge [fontname=\"monospace\", fontsize=10];\n",
         );
         for (i, n) in nodes.iter().enumerate() {
             let array = matches!(n.kind, Kind::ArrayLeaf | Kind::ArrayConstant)
                 || (n.kind == Kind::Vjp && extras[n.extra as usize].value.is_some());
-            let mut label = format!("#{i} {}", n.name);
+            let info = infos[i];
+            let mut label = format!("#{i} {}", info.name);
             if array {
                 let _ = write!(label, "\\nshape {:?}", &*extras[n.extra as usize].shape);
             } else {
-                let _ = write!(label, "\\nvalue {}", fmt_c(n.value));
+                let _ = write!(label, "\\nvalue {}", fmt_c(info.value));
                 if let Some((dz, dzbar)) = grads.and_then(|g| g.scalar_pair(i as u32)) {
                     let g = grads.unwrap();
                     if g.is_real_output() {

@@ -116,7 +116,7 @@ impl<T: Real> Gradients<T> {
             _ => panic!(
                 "wirtinger: Gradients::{what} asked about node {id} (`{}`), which is not a leaf; \
                  ask about variables made by tape.var, tape.real_var, tape.array or tape.real_array",
-                node.name
+                tape.info(id).name
             ),
         }
     }

@@ -30,13 +30,12 @@ pub(crate) type Part<T> = (u32, Complex<T>, Option<Complex<T>>);
 /// No input in this slot.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// One node of the tape, 88 bytes for `f64`. A scalar op keeps its (at most two) inputs and their
-/// partials `g_a` inline; the rarer `g_ā` of non-holomorphic rules sit in `Tape::conj`. No
+/// One node of the tape as the backward walk reads it, 56 bytes for `f64`. A scalar op keeps its
+/// (at most two) inputs and their partials `g_a` inline; the rarer `g_ā` of non-holomorphic rules
+/// sit in `Tape::conj`, and the value and name, which the walk does not read, in `Tape::info`. No
 /// allocation per scalar op. Array and closure nodes keep their payload in `Tape::extras`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node<T> {
-    /// The scalar value (0 for array-valued nodes).
-    pub value: Complex<T>,
     /// `g_a` of each input.
     pub da: [Complex<T>; 2],
     /// Indices of the inputs, `NONE` where there are fewer than two (or none needs an adjoint).
@@ -50,21 +49,20 @@ pub(crate) struct Node<T> {
     pub real: bool,
     /// Whether the node depends on a leaf; the backward walk skips those that do not.
     pub grad: bool,
+}
+
+/// What the backward walk does not need of a node: its scalar value (0 for arrays) and op name.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Info<T> {
+    pub value: Complex<T>,
     pub name: &'static str,
 }
 
 impl<T: Real> Node<T> {
     /// A node with no inputs.
-    pub(crate) fn plain(
-        name: &'static str,
-        kind: Kind,
-        value: Complex<T>,
-        real: bool,
-        grad: bool,
-    ) -> Self {
+    pub(crate) fn plain(kind: Kind, real: bool, grad: bool) -> Self {
         let zero = Complex::new(T::zero(), T::zero());
         Node {
-            value,
             da: [zero; 2],
             inputs: [NONE; 2],
             conj: NONE,
@@ -72,7 +70,6 @@ impl<T: Real> Node<T> {
             kind,
             real,
             grad,
-            name,
         }
     }
 }
@@ -196,6 +193,7 @@ pub struct Tape<T: Real = f64> {
     /// that `Gradients` can tell its own tape from any other.
     pub(crate) id: u64,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    pub(crate) info: RefCell<Vec<Info<T>>>,
     pub(crate) extras: RefCell<Vec<Extra<T>>>,
 }
 
@@ -219,6 +217,7 @@ impl<T: Real> Tape<T> {
             conj: RefCell::new(Vec::new()),
             id: next_tape_id(),
             nodes: RefCell::new(Vec::new()),
+            info: RefCell::new(Vec::new()),
             extras: RefCell::new(Vec::new()),
         }
     }
@@ -238,6 +237,7 @@ impl<T: Real> Tape<T> {
     pub fn clear(&mut self) {
         self.id = next_tape_id();
         self.nodes.get_mut().clear();
+        self.info.get_mut().clear();
         self.conj.get_mut().clear();
         let pool = self.pool.get_mut();
         for x in self.extras.get_mut().drain(..) {
@@ -250,14 +250,15 @@ impl<T: Real> Tape<T> {
     }
 
     #[inline(always)]
-    pub(crate) fn push(&self, node: Node<T>) -> u32 {
+    pub(crate) fn push(&self, node: Node<T>, value: Complex<T>, name: &'static str) -> u32 {
         let mut nodes = self.nodes.borrow_mut();
         let id = nodes.len();
         assert!(
-            id < u32::MAX as usize,
-            "wirtinger: tape is full (2³² nodes)"
+            id < NONE as usize,
+            "wirtinger: tape is full (2³² − 1 nodes)"
         );
         nodes.push(node);
+        self.info.borrow_mut().push(Info { value, name });
         id as u32
     }
 
@@ -283,9 +284,9 @@ impl<T: Real> Tape<T> {
             extras.push(extra);
             (extras.len() - 1) as u32
         };
-        let mut node = Node::plain(name, kind, value, real, grad);
+        let mut node = Node::plain(kind, real, grad);
         node.extra = e;
-        self.push(node)
+        self.push(node, value, name)
     }
 
     /// Records a scalar op with up to two inputs `(index, g_a, g_ā)`; inputs that need no adjoint
@@ -299,7 +300,7 @@ impl<T: Real> Tape<T> {
         parts: [Option<Part<T>>; 2],
     ) -> u32 {
         let zero = Complex::new(T::zero(), T::zero());
-        let mut node = Node::plain(name, Kind::Op, value, real, false);
+        let mut node = Node::plain(Kind::Op, real, false);
         let mut conj = [zero; 2];
         let mut any_conj = false;
         for (k, (id, da, dac)) in parts.into_iter().flatten().enumerate() {
@@ -316,12 +317,16 @@ impl<T: Real> Tape<T> {
             node.conj = c.len() as u32;
             c.push(conj);
         }
-        self.push(node)
+        self.push(node, value, name)
     }
 
     /// An empty buffer with room for `n` elements, from the pool when one fits.
     pub(crate) fn buffer(&self, n: usize) -> Vec<Complex<T>> {
         take_buffer(&self.pool, n)
+    }
+
+    pub(crate) fn info(&self, id: u32) -> Info<T> {
+        self.info.borrow()[id as usize]
     }
 
     pub(crate) fn node(&self, id: u32) -> Node<T> {

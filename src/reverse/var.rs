@@ -26,7 +26,7 @@ pub struct Var<'t, T: Real = f64> {
 
 impl<T: Real> core::fmt::Debug for Var<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let n = self.tape.node(self.id);
+        let n = self.tape.info(self.id);
         write!(
             f,
             "Var {{ id: {}, op: {}, value: {} }}",
@@ -38,7 +38,7 @@ impl<T: Real> core::fmt::Debug for Var<'_, T> {
 impl<T: Real> Tape<T> {
     fn scalar_node(&self, name: &'static str, kind: Kind, z: Complex<T>, real: bool) -> Var<'_, T> {
         let grad = kind == Kind::Leaf;
-        let id = self.push(Node::plain(name, kind, z, real, grad));
+        let id = self.push(Node::plain(kind, real, grad), z, name);
         Var {
             tape: self,
             value: z,
@@ -53,7 +53,7 @@ impl<T: Real> Tape<T> {
         let n = self.node(id);
         Var {
             tape: self,
-            value: n.value,
+            value: self.info(id).value,
             id,
             real: n.real,
             grad: n.grad,
