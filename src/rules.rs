@@ -109,13 +109,13 @@ fn general<T>(value: Complex<T>, da: Complex<T>, da_conj: Complex<T>, real: Real
 }
 
 /// `−a`: `(−1, 0)`.
-#[inline]
+#[inline(always)]
 pub fn neg<T: Real>(a: Complex<T>) -> Unary<T> {
     holo(-a, c(-T::one(), T::zero()), Realness::Preserves)
 }
 
 /// `ā`: `(0, 1)`.
-#[inline]
+#[inline(always)]
 pub fn conj<T: Real>(a: Complex<T>) -> Unary<T> {
     general(
         a.conj(),
@@ -126,14 +126,14 @@ pub fn conj<T: Real>(a: Complex<T>) -> Unary<T> {
 }
 
 /// `Re a`: `(½, ½)`, real-valued.
-#[inline]
+#[inline(always)]
 pub fn re<T: Real>(a: Complex<T>) -> Unary<T> {
     let h = c(half(), T::zero());
     general(c(a.re, T::zero()), h, h, Realness::Real)
 }
 
 /// `Im a`: `(−i/2, i/2)`, real-valued.
-#[inline]
+#[inline(always)]
 pub fn im<T: Real>(a: Complex<T>) -> Unary<T> {
     general(
         c(a.im, T::zero()),
@@ -144,7 +144,7 @@ pub fn im<T: Real>(a: Complex<T>) -> Unary<T> {
 }
 
 /// `|a|²`: `(ā, a)`, real-valued.
-#[inline]
+#[inline(always)]
 pub fn norm_sqr<T: Real>(a: Complex<T>) -> Unary<T> {
     general(c(a.norm_sqr(), T::zero()), a.conj(), a, Realness::Real)
 }
@@ -153,7 +153,7 @@ pub fn norm_sqr<T: Real>(a: Complex<T>) -> Unary<T> {
 ///
 /// The unit vector `a/|a|` is computed after rescaling `a` when `|a|` is tiny (subnormal) or
 /// overflows, so the partials stay finite and accurate there.
-#[inline]
+#[inline(always)]
 pub fn norm<T: Real>(a: Complex<T>) -> Unary<T> {
     let r = a.norm();
     let zero = Complex::new(T::zero(), T::zero());
@@ -180,7 +180,7 @@ pub fn norm<T: Real>(a: Complex<T>) -> Unary<T> {
 /// `arg a` (the principal argument, in `(−π, π]`): `(−i/(2a), i/(2ā))`, real-valued; both partials
 /// are 0 at `a = 0`. The value jumps by `2π` across the negative real axis; the partials are those of
 /// the continuous branch on either side.
-#[inline]
+#[inline(always)]
 pub fn arg<T: Real>(a: Complex<T>) -> Unary<T> {
     let zero = Complex::new(T::zero(), T::zero());
     if a.re == T::zero() && a.im == T::zero() {
@@ -196,14 +196,14 @@ pub fn arg<T: Real>(a: Complex<T>) -> Unary<T> {
 }
 
 /// `1/a`: `(−1/a², 0)`. At `a = 0` the IEEE values of complex division pass through.
-#[inline]
+#[inline(always)]
 pub fn inv<T: Real>(a: Complex<T>) -> Unary<T> {
     let v = a.inv();
     holo(v, -(v * v), Realness::Preserves)
 }
 
 /// `exp a`: `(exp a, 0)`.
-#[inline]
+#[inline(always)]
 pub fn exp<T: Real>(a: Complex<T>) -> Unary<T> {
     // A real argument (common: `exp(−|z|²)`) needs no sine and cosine.
     let v = if a.im == T::zero() {
@@ -236,18 +236,24 @@ pub fn cbrt<T: Real>(a: Complex<T>) -> Unary<T> {
 }
 
 /// `aⁿ` for an integer `n`: `(n aⁿ⁻¹, 0)`.
-#[inline]
+#[inline(always)]
 pub fn powi<T: Real>(a: Complex<T>, n: i32) -> Unary<T> {
+    if n == 2 {
+        // Squares are common (losses); skip the generic power loop, and keep this function small
+        // enough to inline into elementwise loops.
+        return holo(a * a, a + a, Realness::Preserves);
+    }
+    powi_general(a, n)
+}
+
+#[inline(never)]
+fn powi_general<T: Real>(a: Complex<T>, n: i32) -> Unary<T> {
     if n == 0 {
         return holo(
             c(T::one(), T::zero()),
             c(T::zero(), T::zero()),
             Realness::Preserves,
         );
-    }
-    if n == 2 {
-        // Squares are common (losses); skip the generic power loop.
-        return holo(a * a, a + a, Realness::Preserves);
     }
     let nn = T::from_i32(n).unwrap_or_else(T::nan);
     if n == i32::MIN {
@@ -386,7 +392,7 @@ pub fn atanh<T: Real>(a: Complex<T>) -> Unary<T> {
 }
 
 /// `a + b`: `(1, 1)`.
-#[inline]
+#[inline(always)]
 pub fn add<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
     let one = c(T::one(), T::zero());
     Binary {
@@ -398,7 +404,7 @@ pub fn add<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
 }
 
 /// `a − b`: `(1, −1)`.
-#[inline]
+#[inline(always)]
 pub fn sub<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
     Binary {
         value: a - b,
@@ -409,7 +415,7 @@ pub fn sub<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
 }
 
 /// `a · b`: `(b, a)`.
-#[inline]
+#[inline(always)]
 pub fn mul<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
     Binary {
         value: a * b,
@@ -420,7 +426,7 @@ pub fn mul<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
 }
 
 /// `a / b`: `(1/b, −a/b²)`.
-#[inline]
+#[inline(always)]
 pub fn div<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
     let ib = b.inv();
     let v = a * ib;

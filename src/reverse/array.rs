@@ -73,18 +73,6 @@ impl Arith {
             Arith::Div => "div",
         }
     }
-    fn rule<T: Real>(self) -> fn(Complex<T>, Complex<T>) -> Binary<T> {
-        match self {
-            Arith::Add => rules::add,
-            Arith::Sub => rules::sub,
-            Arith::Mul => rules::mul,
-            Arith::Div => rules::div,
-        }
-    }
-    /// Whether the partials do not depend on the values (then they are read once, not stored).
-    fn linear(self) -> bool {
-        matches!(self, Arith::Add | Arith::Sub)
-    }
 }
 
 /// One side of an elementwise binary op.
@@ -382,15 +370,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     pub(crate) fn arith(&self, other: &Self, op: Arith) -> Self {
         same_tape(self.tape, other.tape, op.name());
         self.check_same_shape(op.name(), other);
-        binary(
-            self.tape,
-            op.name(),
-            self.operand(),
-            other.operand(),
-            &self.shape,
-            op.rule(),
-            op.linear(),
-        )
+        binary_arith(self.tape, op, self.operand(), other.operand(), &self.shape)
     }
 
     /// `self ⊕ s` (or `s ⊕ self` when `flip`) with a scalar on the tape.
@@ -402,15 +382,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         } else {
             (self.operand(), so)
         };
-        binary(
-            self.tape,
-            op.name(),
-            l,
-            r,
-            &self.shape,
-            op.rule(),
-            op.linear(),
-        )
+        binary_arith(self.tape, op, l, r, &self.shape)
     }
 
     /// `self ⊕ c` (or `c ⊕ self`) with a constant.
@@ -421,15 +393,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         } else {
             (self.operand(), so)
         };
-        binary(
-            self.tape,
-            op.name(),
-            l,
-            r,
-            &self.shape,
-            op.rule(),
-            op.linear(),
-        )
+        binary_arith(self.tape, op, l, r, &self.shape)
     }
 
     /// `self ⊕ data` (or `data ⊕ self`) with a constant array of the same length.
@@ -449,15 +413,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         } else {
             (self.operand(), co)
         };
-        binary(
-            self.tape,
-            op.name(),
-            l,
-            r,
-            &self.shape,
-            op.rule(),
-            op.linear(),
-        )
+        binary_arith(self.tape, op, l, r, &self.shape)
     }
 
     /// `Σ a_k`.
@@ -622,18 +578,38 @@ impl<'t, T: Real> VarArray<'t, T> {
     }
 }
 
+/// [`binary`] for one of the four operators, each with its own (inlined) rule.
+fn binary_arith<'t, T: Real>(
+    tape: &'t Tape<T>,
+    op: Arith,
+    l: Operand<T>,
+    r: Operand<T>,
+    shape: &Rc<[usize]>,
+) -> VarArray<'t, T> {
+    let name = op.name();
+    match op {
+        Arith::Add => binary(tape, name, l, r, shape, rules::add, true),
+        Arith::Sub => binary(tape, name, l, r, shape, rules::sub, true),
+        Arith::Mul => binary(tape, name, l, r, shape, rules::mul, false),
+        Arith::Div => binary(tape, name, l, r, shape, rules::div, false),
+    }
+}
+
 /// Records `l ⊕ r` elementwise with the rule of the table. `linear`: the partials do not depend on
 /// the values, so they are read once; otherwise the backward pass evaluates the rule again at the
 /// operand values (held by the tape anyway).
-fn binary<'t, T: Real>(
+fn binary<'t, T: Real, R>(
     tape: &'t Tape<T>,
     name: &'static str,
     l: Operand<T>,
     r: Operand<T>,
     shape: &Rc<[usize]>,
-    rule: fn(Complex<T>, Complex<T>) -> Binary<T>,
+    rule: R,
     linear: bool,
-) -> VarArray<'t, T> {
+) -> VarArray<'t, T>
+where
+    R: Fn(Complex<T>, Complex<T>) -> Binary<T> + Copy + 'static,
+{
     let n: usize = shape.iter().product();
     let fixed = rule(zero(), zero());
     let real = fixed.preserves_real && l.real() && r.real();
