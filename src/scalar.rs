@@ -1,9 +1,12 @@
 //! The real scalar type the crate is generic over.
 
 use crate::fft::FftPlans;
+use core::cell::RefCell;
 use core::fmt::{Debug, Display, LowerExp};
+use num_complex::Complex;
 use num_traits::{Float, FloatConst, FromPrimitive, NumAssign, Signed};
 use std::sync::OnceLock;
+use std::thread::LocalKey;
 
 /// A real floating-point scalar: `f32` or `f64`.
 ///
@@ -32,6 +35,18 @@ pub trait Real:
     /// The process-wide FFT plan cache for this type (see [`FftPlans::global`]).
     #[doc(hidden)]
     fn fft_plans() -> &'static FftPlans<Self>;
+    /// This thread's pool of array buffers for this type (see `reverse::release_buffers`).
+    #[doc(hidden)]
+    fn buffer_pool() -> &'static LocalKey<BufferPool<Self>>;
+}
+
+/// Array buffers of dropped or cleared tapes, kept for reuse.
+#[doc(hidden)]
+pub type BufferPool<T> = RefCell<Vec<Vec<Complex<T>>>>;
+
+thread_local! {
+    static POOL64: BufferPool<f64> = const { RefCell::new(Vec::new()) };
+    static POOL32: BufferPool<f32> = const { RefCell::new(Vec::new()) };
 }
 
 impl Real for f64 {
@@ -47,6 +62,9 @@ impl Real for f64 {
         static PLANS: OnceLock<FftPlans<f64>> = OnceLock::new();
         PLANS.get_or_init(FftPlans::new)
     }
+    fn buffer_pool() -> &'static LocalKey<BufferPool<Self>> {
+        &POOL64
+    }
 }
 
 impl Real for f32 {
@@ -61,5 +79,8 @@ impl Real for f32 {
     fn fft_plans() -> &'static FftPlans<Self> {
         static PLANS: OnceLock<FftPlans<f32>> = OnceLock::new();
         PLANS.get_or_init(FftPlans::new)
+    }
+    fn buffer_pool() -> &'static LocalKey<BufferPool<Self>> {
+        &POOL32
     }
 }

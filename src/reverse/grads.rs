@@ -146,6 +146,17 @@ impl<T: Real> Gradients<T> {
     }
 }
 
+impl<T: Real> Drop for Gradients<T> {
+    fn drop(&mut self) {
+        let passes = core::iter::once(&mut self.re).chain(self.im.as_mut());
+        for a in passes {
+            for v in a.arrays.drain(..).flatten() {
+                super::tape::recycle(v);
+            }
+        }
+    }
+}
+
 /// Which derivative a [`Leaf`] is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
@@ -204,15 +215,16 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
         if let (Some(a1), None) = (a1, &g.im) {
             // A real output: one tight pass, no per-element dispatch.
             let two = T::one() + T::one();
-            return match which {
-                Which::Dzbar => a1.clone(),
-                Which::Dz => a1.iter().map(|c| c.conj()).collect(),
-                Which::Grad if real => a1
-                    .iter()
-                    .map(|c| Complex::new(c.re * two, T::zero()))
-                    .collect(),
-                Which::Grad => a1.iter().map(|c| c.scale(two)).collect(),
-            };
+            let mut out = super::tape::take_buffer(a1.len());
+            match which {
+                Which::Dzbar => out.extend_from_slice(a1),
+                Which::Dz => out.extend(a1.iter().map(|c| c.conj())),
+                Which::Grad if real => {
+                    out.extend(a1.iter().map(|c| Complex::new(c.re * two, T::zero())))
+                }
+                Which::Grad => out.extend(a1.iter().map(|c| c.scale(two))),
+            }
+            return out;
         }
         (0..n)
             .map(|k| {

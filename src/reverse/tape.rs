@@ -95,7 +95,6 @@ pub struct Accum<'a, T: Real> {
     extras: &'a [Extra<T>],
     scalars: &'a mut [Complex<T>],
     arrays: &'a mut [Option<Vec<Complex<T>>>],
-    pool: &'a RefCell<Vec<Vec<Complex<T>>>>,
 }
 
 impl<'a, T: Real> Accum<'a, T> {
@@ -112,17 +111,16 @@ impl<'a, T: Real> Accum<'a, T> {
             Some(v) if matches!(node.kind, Kind::ArrayLeaf | Kind::Vjp) => v.len(),
             _ => panic!("wirtinger: internal error: input {k} of a VJP is not an array"),
         };
-        let pool = self.pool;
         Some(self.arrays[e].get_or_insert_with(|| {
-            let mut v = take_buffer(pool, len);
+            let mut v = take_buffer(len);
             v.resize(len, Complex::new(T::zero(), T::zero()));
             v
         }))
     }
 
-    /// An empty buffer with room for `n` elements (from the tape's pool when one fits).
+    /// An empty buffer with room for `n` elements (from this thread's pool when one fits).
     pub(crate) fn buffer(&self, n: usize) -> Vec<Complex<T>> {
-        take_buffer(self.pool, n)
+        take_buffer(n)
     }
 
     /// Whether input `k` needs an adjoint (it depends on a leaf).
@@ -184,9 +182,6 @@ impl<'a, T: Real> Accum<'a, T> {
 /// assert_eq!(g.grad(&z), c64(6.0, 8.0));
 /// ```
 pub struct Tape<T: Real = f64> {
-    /// Array buffers of a cleared graph, reused for new array values and adjoints so that a tape
-    /// refilled every iteration does not map and fault in fresh memory each time.
-    pub(crate) pool: RefCell<Vec<Vec<Complex<T>>>>,
     /// `g_ā` of the inputs of non-holomorphic scalar ops (see `Node::conj`).
     pub(crate) conj: RefCell<Vec<[Complex<T>; 2]>>,
     /// A number no other tape (and no earlier state of this one, before a `clear`) has had, so
@@ -213,7 +208,6 @@ impl<T: Real> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {
-            pool: RefCell::new(Vec::new()),
             conj: RefCell::new(Vec::new()),
             id: next_tape_id(),
             nodes: RefCell::new(Vec::new()),
@@ -239,12 +233,9 @@ impl<T: Real> Tape<T> {
         self.nodes.get_mut().clear();
         self.info.get_mut().clear();
         self.conj.get_mut().clear();
-        let pool = self.pool.get_mut();
         for x in self.extras.get_mut().drain(..) {
             if let Some(v) = x.value.and_then(|rc| Rc::try_unwrap(rc).ok()) {
-                if pool.len() < POOL_LIMIT && v.capacity() > 0 {
-                    pool.push(v);
-                }
+                recycle(v);
             }
         }
     }
@@ -320,9 +311,9 @@ impl<T: Real> Tape<T> {
         self.push(node, value, name)
     }
 
-    /// An empty buffer with room for `n` elements, from the pool when one fits.
+    /// An empty buffer with room for `n` elements, from this thread's pool when one fits.
     pub(crate) fn buffer(&self, n: usize) -> Vec<Complex<T>> {
-        take_buffer(&self.pool, n)
+        take_buffer(n)
     }
 
     pub(crate) fn info(&self, id: u32) -> Info<T> {
@@ -402,7 +393,6 @@ impl<T: Real> Tape<T> {
                         extras: &extras,
                         scalars: &mut scalars,
                         arrays: &mut arrays,
-                        pool: &self.pool,
                     };
                     vjp(c_out, &mut acc);
                 }
@@ -427,25 +417,64 @@ impl<T: Real> Tape<T> {
     }
 }
 
-/// How many cleared buffers a tape keeps for reuse.
+/// How many buffers, and how many bytes in all, a thread keeps for reuse.
 const POOL_LIMIT: usize = 64;
+const POOL_BYTES: usize = 1 << 30;
 
 /// The smallest pooled buffer with room for `n` elements, emptied, or a new one.
-fn take_buffer<T: Real>(pool: &RefCell<Vec<Vec<Complex<T>>>>, n: usize) -> Vec<Complex<T>> {
-    let mut pool = pool.borrow_mut();
-    let best = pool
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.capacity() >= n)
-        .min_by_key(|(_, v)| v.capacity())
-        .map(|(i, _)| i);
-    match best {
-        Some(i) => {
-            let mut v = pool.swap_remove(i);
+pub(crate) fn take_buffer<T: Real>(n: usize) -> Vec<Complex<T>> {
+    let found = T::buffer_pool().with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let best = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= n)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| pool.swap_remove(i))
+    });
+    match found {
+        Some(mut v) => {
             v.clear();
             v
         }
         None => Vec::with_capacity(n),
+    }
+}
+
+/// Keeps a no longer needed array buffer for reuse on this thread (within the pool's limits), so
+/// that a loss rebuilt on a fresh tape every iteration does not map and fault in fresh memory.
+pub(crate) fn recycle<T: Real>(v: Vec<Complex<T>>) {
+    if v.capacity() == 0 {
+        return;
+    }
+    // `try_with`: during thread teardown the pool may be gone; then the buffer is simply freed.
+    let _ = T::buffer_pool().try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let bytes: usize =
+            pool.iter().map(|b| b.capacity()).sum::<usize>() * core::mem::size_of::<Complex<T>>();
+        if pool.len() < POOL_LIMIT
+            && bytes + v.capacity() * core::mem::size_of::<Complex<T>>() <= POOL_BYTES
+        {
+            pool.push(v);
+        }
+    });
+}
+
+/// Frees the array buffers this thread keeps for reuse (those of dropped or cleared tapes and
+/// dropped [`Gradients`]; at most 64 buffers and 1 GiB per float type).
+pub fn release_buffers() {
+    let _ = f64::buffer_pool().try_with(|p| p.borrow_mut().clear());
+    let _ = f32::buffer_pool().try_with(|p| p.borrow_mut().clear());
+}
+
+impl<T: Real> Drop for Tape<T> {
+    fn drop(&mut self) {
+        for x in self.extras.get_mut().drain(..) {
+            if let Some(v) = x.value.and_then(|rc| Rc::try_unwrap(rc).ok()) {
+                recycle(v);
+            }
+        }
     }
 }
 
