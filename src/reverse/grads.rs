@@ -153,6 +153,7 @@ impl<T: Real> Drop for Gradients<T> {
             for v in a.arrays.drain(..).flatten() {
                 super::tape::recycle(v);
             }
+            super::tape::recycle(core::mem::take(&mut a.scalars));
         }
     }
 }

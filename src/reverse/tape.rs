@@ -207,12 +207,20 @@ impl<T: Real> core::fmt::Debug for Tape<T> {
 impl<T: Real> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {
+        // The node storage of the last tape dropped on this thread, if it had the same float type:
+        // a loss rebuilt on a fresh tape every iteration then grows no vectors.
+        let spare = SPARE
+            .try_with(|s| s.borrow_mut().take())
+            .ok()
+            .flatten()
+            .and_then(|b| b.downcast::<Storage<T>>().ok());
+        let st = spare.map_or_else(Storage::default, |b| *b);
         Tape {
-            conj: RefCell::new(Vec::new()),
+            conj: RefCell::new(st.conj),
             id: next_tape_id(),
-            nodes: RefCell::new(Vec::new()),
-            info: RefCell::new(Vec::new()),
-            extras: RefCell::new(Vec::new()),
+            nodes: RefCell::new(st.nodes),
+            info: RefCell::new(st.info),
+            extras: RefCell::new(st.extras),
         }
     }
 
@@ -337,7 +345,8 @@ impl<T: Real> Tape<T> {
         let conj = self.conj.borrow();
         let zero = Complex::new(T::zero(), T::zero());
         let n = out as usize + 1;
-        let mut scalars = vec![zero; n];
+        let mut scalars = take_buffer(n);
+        scalars.resize(n, zero);
         let mut arrays: Vec<Option<Vec<Complex<T>>>> = Vec::new();
         arrays.resize_with(extras.len(), || None);
         scalars[out as usize] = seed;
@@ -461,11 +470,37 @@ pub(crate) fn recycle<T: Real>(v: Vec<Complex<T>>) {
     });
 }
 
-/// Frees the array buffers this thread keeps for reuse (those of dropped or cleared tapes and
-/// dropped [`Gradients`]; at most 64 buffers and 1 GiB per float type).
+/// Frees the buffers this thread keeps for reuse: array buffers of dropped or cleared tapes and
+/// dropped [`Gradients`] (at most 64 buffers and 1 GiB per float type), and the node storage of
+/// the last tape dropped.
 pub fn release_buffers() {
+    let _ = SPARE.try_with(|s| s.borrow_mut().take());
     let _ = f64::buffer_pool().try_with(|p| p.borrow_mut().clear());
     let _ = f32::buffer_pool().try_with(|p| p.borrow_mut().clear());
+}
+
+/// The (emptied) node vectors of a tape, kept for the next tape of this thread.
+struct Storage<T: Real> {
+    nodes: Vec<Node<T>>,
+    info: Vec<Info<T>>,
+    conj: Vec<[Complex<T>; 2]>,
+    extras: Vec<Extra<T>>,
+}
+
+impl<T: Real> Default for Storage<T> {
+    fn default() -> Self {
+        Storage {
+            nodes: Vec::new(),
+            info: Vec::new(),
+            conj: Vec::new(),
+            extras: Vec::new(),
+        }
+    }
+}
+
+thread_local! {
+    /// One spare `Storage<T>` (of whichever float type was dropped last).
+    static SPARE: RefCell<Option<Box<dyn core::any::Any>>> = const { RefCell::new(None) };
 }
 
 impl<T: Real> Drop for Tape<T> {
@@ -475,6 +510,16 @@ impl<T: Real> Drop for Tape<T> {
                 recycle(v);
             }
         }
+        let mut st = Storage {
+            nodes: core::mem::take(self.nodes.get_mut()),
+            info: core::mem::take(self.info.get_mut()),
+            conj: core::mem::take(self.conj.get_mut()),
+            extras: core::mem::take(self.extras.get_mut()),
+        };
+        st.nodes.clear();
+        st.info.clear();
+        st.conj.clear();
+        let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(Box::new(st)));
     }
 }
 
