@@ -288,18 +288,19 @@ impl<T: Real> Tape<T> {
         self.push(node, value, name)
     }
 
-    /// Records a scalar op with up to two inputs `(index, g_a, g_ā)`; inputs that need no adjoint
-    /// get no edge. Returns the index and whether the result needs an adjoint.
+    /// Records a scalar op with up to two inputs `(index, g_a, g_ā)` (constants included, so the
+    /// picture of the graph shows them; `grad` says whether any input needs an adjoint).
     #[inline(always)]
     pub(crate) fn push_op(
         &self,
         name: &'static str,
         value: Complex<T>,
         real: bool,
+        grad: bool,
         parts: [Option<Part<T>>; 2],
     ) -> u32 {
         let zero = Complex::new(T::zero(), T::zero());
-        let mut node = Node::plain(Kind::Op, real, false);
+        let mut node = Node::plain(Kind::Op, real, grad);
         let mut conj = [zero; 2];
         let mut any_conj = false;
         for (k, (id, da, dac)) in parts.into_iter().flatten().enumerate() {
@@ -309,7 +310,6 @@ impl<T: Real> Tape<T> {
                 conj[k] = g;
                 any_conj = true;
             }
-            node.grad = true;
         }
         if any_conj {
             let mut c = self.conj.borrow_mut();

@@ -128,14 +128,11 @@ impl<'t, T: Real> Var<'t, T> {
         real: bool,
         parts: [Option<VarPart<'t, T>>; 2],
     ) -> Self {
-        let edge = |p: Option<VarPart<'t, T>>| {
-            p.filter(|(v, ..)| v.grad)
-                .map(|(v, da, dac)| (v.id, da, dac))
-        };
+        let edge = |p: Option<VarPart<'t, T>>| p.map(|(v, da, dac)| (v.id, da, dac));
         let grad = parts.iter().flatten().any(|(v, ..)| v.grad);
         let id = self
             .tape
-            .push_op(name, value, real, [edge(parts[0]), edge(parts[1])]);
+            .push_op(name, value, real, grad, [edge(parts[0]), edge(parts[1])]);
         Var {
             tape: self.tape,
             value,
