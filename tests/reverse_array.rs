@@ -1085,3 +1085,21 @@ fn recycled_buffers_give_identical_results() {
         tape.clear();
     }
 }
+
+/// The picture of the graph shows constants as inputs of the ops that use them, with their edges,
+/// and the gradient is unchanged by them.
+#[test]
+fn dot_draws_edges_from_constants() {
+    let tape = Tape::new();
+    let u = tape.vector(vec![c64(1.0, 2.0), c64(0.5, -1.0)]);
+    let t = tape.real_constant_array(vec![1.0, 2.0], &[2]); // node 1
+    let k = tape.constant(c64(0.0, 2.0)); // node 2
+    let d = &u.norm_sqr() - &t; // node 4 (norm_sqr is node 3)
+    let loss = (d * k).re().sum() * 0.5;
+    let g = loss.backward();
+    let dot = tape.to_dot(Some(&g));
+    assert!(dot.contains("n1 -> n4"), "{dot}");
+    assert!(dot.contains("n2 -> n5"), "{dot}");
+    // (|u|² − t)·2i has real part 0, so the loss and its gradient are 0.
+    assert_eq!(g.grad(&u), vec![c64(0.0, 0.0); 2]);
+}

@@ -256,9 +256,11 @@ impl<'t, T: Real> VarArray<'t, T> {
         self.tape.node(self.id).real
     }
 
+    /// This array as an input of an elementwise op (constants included, so the picture of the
+    /// graph shows them; the backward walk skips inputs that need no adjoint).
     fn operand(&self) -> Operand<T> {
         let n = self.tape.node(self.id);
-        Operand::Array(self.value(), n.grad.then_some(self.id), n.real)
+        Operand::Array(self.value(), Some(self.id), n.real)
     }
 
     /// Used by [`rules::unary_methods`]: applies one rule of the table to every element. The
@@ -376,7 +378,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// `self ⊕ s` (or `s ⊕ self` when `flip`) with a scalar on the tape.
     pub(crate) fn arith_var(&self, s: Var<'t, T>, flip: bool, op: Arith) -> Self {
         same_tape(self.tape, s.tape, op.name());
-        let so = Operand::Scalar(s.value, s.grad.then_some(s.id), s.real);
+        let so = Operand::Scalar(s.value, Some(s.id), s.real);
         let (l, r) = if flip {
             (so, self.operand())
         } else {
@@ -627,7 +629,8 @@ where
         }
         _ => value.extend((0..n).map(|i| rule(l.at(i), r.at(i)).value)),
     }
-    if l.input().is_none() && r.input().is_none() {
+    let needs = |o: &Operand<T>| o.input().is_some_and(|id| tape.node(id).grad);
+    if !needs(&l) && !needs(&r) {
         return tape.array_node(name, Kind::ArrayConstant, value, shape, real);
     }
     let inputs: Vec<u32> = [l.input(), r.input()].into_iter().flatten().collect();
