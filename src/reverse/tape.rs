@@ -170,6 +170,14 @@ impl<'a, T: Real> Accum<'a, T> {
 /// reverse, each edge adding its share into the adjoint of its input. Every method takes `&self`:
 /// values borrow the tape, and leaves and ops may be added after a backward pass.
 ///
+/// Memory: a scalar op is one 56-byte record (plus 32 bytes of value and name); an array op holds
+/// its output array (its reverse rule re-evaluates the rules table at the input values rather
+/// than storing partials). When a tape is dropped or [`clear`](Self::clear)ed, and when a
+/// [`Gradients`] is dropped, their buffers are kept for the next tape on the same thread (at
+/// most 64 array buffers and 1 GiB per float type, plus one set of node vectors), so a loss
+/// rebuilt every iteration does not map fresh memory each time;
+/// [`release_buffers`](super::release_buffers) frees them.
+///
 /// ```
 /// use wirtinger::prelude::*;
 ///
