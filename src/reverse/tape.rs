@@ -174,7 +174,7 @@ impl<'a, T: Real> Accum<'a, T> {
 /// its output array (its reverse rule re-evaluates the rules table at the input values rather
 /// than storing partials). When a tape is dropped or [`clear`](Self::clear)ed, and when a
 /// [`Gradients`] is dropped, their buffers are kept for the next tape on the same thread (at
-/// most 64 array buffers and 1 GiB per float type, plus one set of node vectors), so a loss
+/// most 32 array buffers and 1 GiB per float type, plus one set of node vectors), so a loss
 /// rebuilt every iteration does not map fresh memory each time;
 /// [`release_buffers`](super::release_buffers) frees them.
 ///
@@ -435,7 +435,7 @@ impl<T: Real> Tape<T> {
 }
 
 /// How many buffers, and how many bytes in all, a thread keeps for reuse.
-const POOL_LIMIT: usize = 64;
+const POOL_LIMIT: usize = 32;
 const POOL_BYTES: usize = 1 << 30;
 
 /// The smallest pooled buffer with room for `n` elements, emptied, or a new one.
@@ -479,7 +479,7 @@ pub(crate) fn recycle<T: Real>(v: Vec<Complex<T>>) {
 }
 
 /// Frees the buffers this thread keeps for reuse: array buffers of dropped or cleared tapes and
-/// dropped [`Gradients`] (at most 64 buffers and 1 GiB per float type), and the node storage of
+/// dropped [`Gradients`] (at most 32 buffers and 1 GiB per float type), and the node storage of
 /// the last tape dropped.
 pub fn release_buffers() {
     let _ = SPARE.try_with(|s| s.borrow_mut().take());
