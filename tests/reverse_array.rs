@@ -9,133 +9,13 @@ use wirtinger::check;
 use wirtinger::forward::{self, Gradient};
 use wirtinger::prelude::*;
 
+mod common;
+use common::{ok, Un, ALL_UN};
+
 type C = Complex64;
 
 const RTOL_AD: f64 = 1e-12;
 const RTOL_FD: f64 = 1e-8;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Un {
-    Conj,
-    Re,
-    Im,
-    Norm,
-    NormSqr,
-    Arg,
-    Abs,
-    Abs2,
-    Inv,
-    Exp,
-    Ln,
-    Sqrt,
-    Cbrt,
-    Cis,
-    Sin,
-    Cos,
-    Tan,
-    Sinh,
-    Cosh,
-    Tanh,
-    Asin,
-    Acos,
-    Atan,
-    Asinh,
-    Acosh,
-    Atanh,
-    Powi(i32),
-    Powf(f64),
-    Neg,
-}
-
-const ALL_UN: &[Un] = &[
-    Un::Conj,
-    Un::Re,
-    Un::Im,
-    Un::Norm,
-    Un::NormSqr,
-    Un::Arg,
-    Un::Abs,
-    Un::Abs2,
-    Un::Inv,
-    Un::Exp,
-    Un::Ln,
-    Un::Sqrt,
-    Un::Cbrt,
-    Un::Cis,
-    Un::Sin,
-    Un::Cos,
-    Un::Tan,
-    Un::Sinh,
-    Un::Cosh,
-    Un::Tanh,
-    Un::Asin,
-    Un::Acos,
-    Un::Atan,
-    Un::Asinh,
-    Un::Acosh,
-    Un::Atanh,
-    Un::Powi(0),
-    Un::Powi(2),
-    Un::Powi(3),
-    Un::Powi(-2),
-    Un::Powf(0.5),
-    Un::Powf(-1.3),
-    Un::Neg,
-];
-
-/// Smooth in a disk of radius ~0.2 around `z` (see tests/reverse_scalar.rs).
-fn ok(op: Un, z: C) -> bool {
-    let d = 0.2;
-    let near_neg_real_axis = z.re < d && z.im.abs() < d;
-    match op {
-        Un::Norm | Un::Abs | Un::Inv => z.norm() > d,
-        Un::Powi(n) if n < 0 => z.norm() > d,
-        Un::Arg | Un::Ln | Un::Sqrt | Un::Cbrt | Un::Powf(_) => !near_neg_real_axis,
-        Un::Tan => z.cos().norm() > 0.3,
-        Un::Tanh => z.cosh().norm() > 0.3,
-        Un::Asin | Un::Acos | Un::Atanh => !(z.im.abs() < d && z.re.abs() > 1.0 - d),
-        Un::Atan | Un::Asinh => !(z.re.abs() < d && z.im.abs() > 1.0 - d),
-        Un::Acosh => !(z.im.abs() < d && z.re < 1.0 + d),
-        _ => true,
-    }
-}
-
-/// The same method call on a `Dual`, a `Var` or a `&VarArray`.
-macro_rules! un {
-    ($x:expr, $op:expr) => {
-        match $op {
-            Un::Conj => $x.conj(),
-            Un::Re => $x.re(),
-            Un::Im => $x.im(),
-            Un::Norm => $x.norm(),
-            Un::NormSqr => $x.norm_sqr(),
-            Un::Arg => $x.arg(),
-            Un::Abs => $x.abs(),
-            Un::Abs2 => $x.abs2(),
-            Un::Inv => $x.inv(),
-            Un::Exp => $x.exp(),
-            Un::Ln => $x.ln(),
-            Un::Sqrt => $x.sqrt(),
-            Un::Cbrt => $x.cbrt(),
-            Un::Cis => $x.cis(),
-            Un::Sin => $x.sin(),
-            Un::Cos => $x.cos(),
-            Un::Tan => $x.tan(),
-            Un::Sinh => $x.sinh(),
-            Un::Cosh => $x.cosh(),
-            Un::Tanh => $x.tanh(),
-            Un::Asin => $x.asin(),
-            Un::Acos => $x.acos(),
-            Un::Atan => $x.atan(),
-            Un::Asinh => $x.asinh(),
-            Un::Acosh => $x.acosh(),
-            Un::Atanh => $x.atanh(),
-            Un::Powi(n) => $x.powi(n),
-            Un::Powf(p) => $x.powf(p),
-            Un::Neg => -$x,
-        }
-    };
-}
 
 fn dual_un(x: Dual, op: Un) -> Dual {
     un!(x, op)

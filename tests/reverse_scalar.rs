@@ -10,6 +10,9 @@ use wirtinger::check;
 use wirtinger::forward::{self, Gradient};
 use wirtinger::prelude::*;
 
+mod common;
+use common::{ok, Un, ALL_UN};
+
 type C = Complex64;
 
 /// Reverse mode against forward mode: both apply the same rules table, so only rounding differs.
@@ -20,96 +23,6 @@ const RTOL_FD: f64 = 1e-8;
 // ---------------------------------------------------------------------------------------------
 // One generic vocabulary for `Dual` and `Var`, so the same expression is evaluated in both modes.
 // ---------------------------------------------------------------------------------------------
-
-/// The unary ops of `Var` (and `Dual`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Un {
-    Conj,
-    Re,
-    Im,
-    Norm,
-    NormSqr,
-    Arg,
-    Abs,
-    Abs2,
-    Inv,
-    Exp,
-    Ln,
-    Sqrt,
-    Cbrt,
-    Cis,
-    Sin,
-    Cos,
-    Tan,
-    Sinh,
-    Cosh,
-    Tanh,
-    Asin,
-    Acos,
-    Atan,
-    Asinh,
-    Acosh,
-    Atanh,
-    Powi(i32),
-    Powf(f64),
-    Neg,
-}
-
-const ALL_UN: &[Un] = &[
-    Un::Conj,
-    Un::Re,
-    Un::Im,
-    Un::Norm,
-    Un::NormSqr,
-    Un::Arg,
-    Un::Abs,
-    Un::Abs2,
-    Un::Inv,
-    Un::Exp,
-    Un::Ln,
-    Un::Sqrt,
-    Un::Cbrt,
-    Un::Cis,
-    Un::Sin,
-    Un::Cos,
-    Un::Tan,
-    Un::Sinh,
-    Un::Cosh,
-    Un::Tanh,
-    Un::Asin,
-    Un::Acos,
-    Un::Atan,
-    Un::Asinh,
-    Un::Acosh,
-    Un::Atanh,
-    Un::Powi(0),
-    Un::Powi(1),
-    Un::Powi(2),
-    Un::Powi(3),
-    Un::Powi(-2),
-    Un::Powf(0.5),
-    Un::Powf(2.5),
-    Un::Powf(-1.3),
-    Un::Neg,
-];
-
-/// Whether `op` is smooth in a disk of radius ~0.2 around `z` (away from branch cuts, poles and
-/// the non-differentiable points of `norm`/`arg`), so finite differences are meaningful.
-fn ok(op: Un, z: C) -> bool {
-    let d = 0.2;
-    let near_neg_real_axis = z.re < d && z.im.abs() < d;
-    match op {
-        Un::Norm | Un::Abs | Un::Inv => z.norm() > d,
-        Un::Powi(n) if n < 0 => z.norm() > d,
-        Un::Arg | Un::Ln | Un::Sqrt | Un::Cbrt | Un::Powf(_) => !near_neg_real_axis,
-        Un::Tan => z.cos().norm() > 0.3,
-        Un::Tanh => z.cosh().norm() > 0.3,
-        Un::Asin | Un::Acos | Un::Atanh => !(z.im.abs() < d && z.re.abs() > 1.0 - d),
-        Un::Atan | Un::Asinh => !(z.re.abs() < d && z.im.abs() > 1.0 - d),
-        Un::Acosh => !(z.im.abs() < d && z.re < 1.0 + d),
-        _ => true,
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Bop {
@@ -168,37 +81,7 @@ macro_rules! impl_sc {
     ([$($g:tt)*] $t:ty, |$s:ident, $v:ident, $ga:ident| $chr:expr) => {
         impl<$($g)*> Sc for $t {
             fn un(self, op: Un) -> Self {
-                match op {
-                    Un::Conj => self.conj(),
-                    Un::Re => self.re(),
-                    Un::Im => self.im(),
-                    Un::Norm => self.norm(),
-                    Un::NormSqr => self.norm_sqr(),
-                    Un::Arg => self.arg(),
-                    Un::Abs => self.abs(),
-                    Un::Abs2 => self.abs2(),
-                    Un::Inv => self.inv(),
-                    Un::Exp => self.exp(),
-                    Un::Ln => self.ln(),
-                    Un::Sqrt => self.sqrt(),
-                    Un::Cbrt => self.cbrt(),
-                    Un::Cis => self.cis(),
-                    Un::Sin => self.sin(),
-                    Un::Cos => self.cos(),
-                    Un::Tan => self.tan(),
-                    Un::Sinh => self.sinh(),
-                    Un::Cosh => self.cosh(),
-                    Un::Tanh => self.tanh(),
-                    Un::Asin => self.asin(),
-                    Un::Acos => self.acos(),
-                    Un::Atan => self.atan(),
-                    Un::Asinh => self.asinh(),
-                    Un::Acosh => self.acosh(),
-                    Un::Atanh => self.atanh(),
-                    Un::Powi(n) => self.powi(n),
-                    Un::Powf(x) => self.powf(x),
-                    Un::Neg => -self,
-                }
+                un!(self, op)
             }
             fn pw(self, b: Self) -> Self {
                 self.powc(b)
