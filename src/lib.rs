@@ -31,6 +31,23 @@
 //! assert_eq!(l.grad(), c64(6.0, 8.0));
 //! ```
 //!
+//! The same in reverse mode, where one backward pass gives the derivatives with respect to every
+//! leaf, scalars and arrays alike:
+//!
+//! ```
+//! use wirtinger::prelude::*;
+//!
+//! let tape = Tape::new();
+//! let z = tape.var(c64(3.0, 4.0));
+//! let u = tape.vector(vec![c64(1.0, 0.0), c64(0.0, 1.0)]);
+//! let l = z.norm_sqr() + u.fft().norm_sqr_sum();
+//! let g = l.backward();
+//! assert_eq!(g.grad(&z), c64(6.0, 8.0));
+//! // Σ|F u|² = n Σ|u|² (Parseval), so its gradient is 2n u.
+//! let gu = g.grad(&u);
+//! assert!((gu[0] - c64(4.0, 0.0)).norm() < 1e-12 && (gu[1] - c64(0.0, 4.0)).norm() < 1e-12);
+//! ```
+//!
 //! # Modules
 //!
 //! - [`rules`]: the one table of elementary rules, each a value with its partials `(g_a, g_ā)`.
