@@ -983,3 +983,23 @@ fn dot_draws_edges_from_constants() {
     // (|u|² − t)·2i has real part 0, so the loss and its gradient are 0.
     assert_eq!(g.grad(&u), vec![c64(0.0, 0.0); 2]);
 }
+
+/// Constant arrays given as an owned `Vec` work on either side, like slices.
+#[test]
+fn owned_vec_constants_on_either_side() {
+    let tape = Tape::new();
+    let u = tape.vector(vec![c64(1.0, 2.0), c64(-0.5, 0.25)]);
+    let k = vec![c64(2.0, -1.0), c64(0.5, 0.5)];
+    let a = (&u * k.clone()).norm_sqr_sum();
+    let b = (k.clone() * &u).norm_sqr_sum();
+    let c = (k.clone() - u.clone()).norm_sqr_sum();
+    let (ga, gb, gc) = (a.backward(), b.backward(), c.backward());
+    let uv = u.value();
+    for i in 0..2 {
+        // |k u|² has gradient 2|k|² u; |k − u|² has gradient 2(u − k).
+        let expected = uv[i] * (2.0 * k[i].norm_sqr());
+        assert!((ga.grad(&u)[i] - expected).norm() < 1e-12);
+        assert!((gb.grad(&u)[i] - expected).norm() < 1e-12);
+        assert!((gc.grad(&u)[i] - (uv[i] - k[i]) * 2.0).norm() < 1e-12);
+    }
+}

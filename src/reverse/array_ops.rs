@@ -53,6 +53,7 @@ macro_rules! array_ops {
         array_ops!(@rhs $Op, $op, $OpA, $opa, $k, Complex<T>, |a, s| a.arith_const(s, false, $k), |a, s| a.arith_const(s, true, $k));
         array_ops!(@rhs $Op, $op, $OpA, $opa, $k, &[Complex<T>], |a, s| a.arith_const_array(s, false, $k), |a, s| a.arith_const_array(s, true, $k));
         array_ops!(@rhs $Op, $op, $OpA, $opa, $k, &Vec<Complex<T>>, |a, s| a.arith_const_array(s, false, $k), |a, s| a.arith_const_array(s, true, $k));
+        array_ops!(@rhs $Op, $op, $OpA, $opa, $k, Vec<Complex<T>>, |a, s| a.arith_const_array(&s, false, $k), |a, s| a.arith_const_array(&s, true, $k));
         impl<'t, T: Real> $Op<T> for &VarArray<'t, T> {
             type Output = VarArray<'t, T>;
             fn $op(self, o: T) -> VarArray<'t, T> {
