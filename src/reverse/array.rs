@@ -441,20 +441,23 @@ impl<'t, T: Real> VarArray<'t, T> {
         self.sum() / n
     }
 
-    /// `Σ |a_k|²`, fused (real-valued): `c_a += 2 Re(c) a`.
+    /// `Σ |a_k|²` in one node (real-valued), with the partials of `norm_sqr` from the rules table.
     pub fn norm_sqr_sum(&self) -> Var<'t, T> {
         let a = self.value();
-        let s = a.iter().fold(T::zero(), |s, x| s + x.norm_sqr());
-        let av = a.clone();
+        let s = a
+            .iter()
+            .fold(T::zero(), |s, &x| s + rules::norm_sqr(x).value.re);
         self.reduce(
             "norm_sqr_sum",
             Complex::new(s, T::zero()),
             true,
             Box::new(move |c, acc| {
                 let Some(g) = acc.array(0) else { return };
-                let k = c[0].re + c[0].re;
-                for (g, a) in g.iter_mut().zip(av.iter()) {
-                    *g += a.scale(k);
+                let c = c[0];
+                // The partials of `norm_sqr` from the table: c_a += conj(g_a) c + g_ā conj(c).
+                for (g, &x) in g.iter_mut().zip(a.iter()) {
+                    let r = rules::norm_sqr(x);
+                    *g += r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj();
                 }
             }),
         )
