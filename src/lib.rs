@@ -70,6 +70,7 @@ mod scalar;
 pub mod check;
 pub mod fft;
 pub mod forward;
+pub mod optim;
 pub mod reverse;
 pub mod rules;
 

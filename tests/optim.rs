@@ -1,0 +1,538 @@
+//! The optimizers of `wirtinger::optim`: convergence on `Σ|z − z₀|²` and on complex least squares,
+//! the strong Wolfe conditions at every L-BFGS step, Adam's phase invariance, the stopping rules,
+//! real parameters staying real, and the errors.
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+use wirtinger::optim::{
+    Adam, GradientDescent, Lbfgs, Leaves, Minimize, Minimum, Optimizer, Params, Progress, Stop,
+};
+use wirtinger::prelude::*;
+
+/// A small deterministic generator (64-bit LCG), uniform in [-1, 1).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+    fn c(&mut self) -> Complex64 {
+        c64(self.next(), self.next())
+    }
+    fn cs(&mut self, n: usize) -> Vec<Complex64> {
+        (0..n).map(|_| self.c()).collect()
+    }
+}
+
+fn close(a: &[Complex64], b: &[Complex64], tol: f64) -> bool {
+    a.iter().zip(b).all(|(a, b)| (a - b).norm() <= tol)
+}
+
+/// `Σ|z − z₀|² + |s − s₀|² + Σ(p − Re q₀)² + |p − q₀|²`-style mix: a complex array, a complex
+/// scalar and a real array whose targets are complex (so its optimum is the real part).
+struct Mix {
+    z0: Vec<Complex64>,
+    s0: Complex64,
+    q0: Vec<Complex64>,
+}
+
+impl Mix {
+    fn new(rng: &mut Lcg) -> Self {
+        Mix {
+            z0: rng.cs(5),
+            s0: rng.c(),
+            q0: rng.cs(3),
+        }
+    }
+
+    fn run<O: Optimizer<f64>>(&self, opt: O, iters: usize) -> Minimum {
+        let mut p = Params::new();
+        let z = p.array(vec![c64(0.0, 0.0); 5], &[5]);
+        let s = p.scalar(c64(0.0, 0.0));
+        let q = p.real_array(vec![0.0; 3], &[3]);
+        let r = Minimize::new(opt)
+            .max_iters(iters)
+            .gtol(1e-10)
+            .ftol(0.0)
+            .quiet()
+            .run(p, |p| {
+                let a = (p.array(z) - self.z0.as_slice()).norm_sqr_sum();
+                let b = (p.var(s) - self.s0).norm_sqr();
+                let c = (p.array(q) - self.q0.as_slice()).norm_sqr_sum();
+                a + b + c
+            });
+        r
+    }
+
+    fn check(&self, r: &Minimum) {
+        // Blocks are laid out in the order added: z (5), s (1), q (3).
+        let x = r.params.as_slice();
+        assert!(close(&x[..5], &self.z0, 1e-8), "z: {:?}", &x[..5]);
+        assert!((x[5] - self.s0).norm() < 1e-8, "s: {}", x[5]);
+        for (p, q0) in x[6..].iter().zip(&self.q0) {
+            assert!((p.re - q0.re).abs() < 1e-8, "p: {p}");
+            assert_eq!(p.im, 0.0, "a real parameter became complex: {p}");
+        }
+        assert_eq!(r.history.len(), r.iterations + 1);
+        assert!(r.loss < r.history[0]);
+    }
+}
+
+#[test]
+fn every_optimizer_finds_the_target_of_a_mixed_sum_of_squares() {
+    let mix = Mix::new(&mut Lcg(1));
+    let r = mix.run(GradientDescent::new(0.25), 200);
+    assert_eq!(
+        r.stop,
+        Stop::GradientNorm,
+        "{:?} after {} iterations, |g| {}",
+        r.stop,
+        r.iterations,
+        r.grad_norm
+    );
+    mix.check(&r);
+    let r = mix.run(GradientDescent::new(0.1).momentum(0.5), 500);
+    assert_eq!(
+        r.stop,
+        Stop::GradientNorm,
+        "{:?} after {} iterations, |g| {}",
+        r.stop,
+        r.iterations,
+        r.grad_norm
+    );
+    mix.check(&r);
+    let r = mix.run(Adam::new(0.05), 20_000);
+    assert_eq!(
+        r.stop,
+        Stop::GradientNorm,
+        "{:?} after {} iterations, |g| {}",
+        r.stop,
+        r.iterations,
+        r.grad_norm
+    );
+    mix.check(&r);
+    let r = mix.run(Lbfgs::new(), 100);
+    assert_eq!(
+        r.stop,
+        Stop::GradientNorm,
+        "{:?} after {} iterations, |g| {}",
+        r.stop,
+        r.iterations,
+        r.grad_norm
+    );
+    mix.check(&r);
+    // The minimum in the real coordinates is a quadratic with Hessian 2·I: L-BFGS needs one step.
+    assert!(r.iterations <= 3, "{} iterations", r.iterations);
+}
+
+#[test]
+fn gradient_descent_with_step_one_half_is_exact_in_one_step() {
+    let z0 = [c64(1.5, -2.0), c64(0.25, 3.0)];
+    let mut p = Params::new();
+    let z = p.array(vec![c64(0.0, 0.0); 2], &[2]);
+    let r = Minimize::new(GradientDescent::new(0.5))
+        .quiet()
+        .run(p, |p| (p.array(z) - &z0[..]).norm_sqr_sum());
+    assert_eq!(r.iterations, 1);
+    assert_eq!(r.stop, Stop::GradientNorm);
+    assert_eq!(r.params.slice(z), &z0);
+}
+
+/// `A` (m×n), `b` and the least-squares solution of `‖A z − b‖²` from the normal equations
+/// `AᴴA z = Aᴴb`, solved by Gaussian elimination with partial pivoting.
+fn least_squares(
+    rng: &mut Lcg,
+    m: usize,
+    n: usize,
+) -> (Vec<Complex64>, Vec<Complex64>, Vec<Complex64>) {
+    let a = rng.cs(m * n);
+    let b = rng.cs(m);
+    let mut g = vec![c64(0.0, 0.0); n * (n + 1)];
+    for i in 0..n {
+        for j in 0..n {
+            g[i * (n + 1) + j] = (0..m).map(|k| a[k * n + i].conj() * a[k * n + j]).sum();
+        }
+        g[i * (n + 1) + n] = (0..m).map(|k| a[k * n + i].conj() * b[k]).sum();
+    }
+    for c in 0..n {
+        let p = (c..n)
+            .max_by(|&x, &y| {
+                g[x * (n + 1) + c]
+                    .norm()
+                    .total_cmp(&g[y * (n + 1) + c].norm())
+            })
+            .unwrap();
+        for j in 0..=n {
+            g.swap(c * (n + 1) + j, p * (n + 1) + j);
+        }
+        for r in 0..n {
+            if r != c {
+                let f = g[r * (n + 1) + c] / g[c * (n + 1) + c];
+                for j in c..=n {
+                    let v = g[c * (n + 1) + j];
+                    g[r * (n + 1) + j] -= f * v;
+                }
+            }
+        }
+    }
+    let z = (0..n)
+        .map(|i| g[i * (n + 1) + n] / g[i * (n + 1) + i])
+        .collect();
+    (a, b, z)
+}
+
+/// `‖A z − b‖²` on the tape: each residual is a row of `A` (a constant) dotted with `z`.
+fn residual_loss<'t>(
+    p: &Leaves<'t>,
+    z: wirtinger::optim::Array,
+    a: &[Complex64],
+    b: &[Complex64],
+) -> Var<'t> {
+    let (m, n) = (b.len(), a.len() / b.len());
+    let zv = p.array(z);
+    let rows: Vec<Var> = (0..m)
+        .map(|i| {
+            let row = p.tape().constant_array(&a[i * n..(i + 1) * n], &[n]);
+            row.dot(&zv) - b[i]
+        })
+        .collect();
+    VarArray::stack(&rows).norm_sqr_sum()
+}
+
+fn solve_ls<O: Optimizer<f64>>(
+    opt: O,
+    a: &[Complex64],
+    b: &[Complex64],
+    iters: usize,
+) -> (Minimum, wirtinger::optim::Array) {
+    let n = a.len() / b.len();
+    let mut p = Params::new();
+    let z = p.array(vec![c64(0.0, 0.0); n], &[n]);
+    let r = Minimize::new(opt)
+        .max_iters(iters)
+        .gtol(1e-9)
+        .ftol(0.0)
+        .quiet()
+        .run(p, |p| residual_loss(p, z, a, b));
+    (r, z)
+}
+
+#[test]
+fn complex_least_squares_reaches_the_normal_equation_solution_and_lbfgs_needs_fewer_evaluations() {
+    let (a, b, zstar) = least_squares(&mut Lcg(7), 12, 6);
+    let fro2: f64 = a.iter().map(|x| x.norm_sqr()).sum();
+    // The Hessian in real coordinates is 2AᴴA, whose largest eigenvalue is at most 2‖A‖_F².
+    let (gd, z) = solve_ls(GradientDescent::new(0.5 / fro2), &a, &b, 200_000);
+    assert_eq!(
+        gd.stop,
+        Stop::GradientNorm,
+        "{:?} after {} iterations, |g| {}",
+        gd.stop,
+        gd.iterations,
+        gd.grad_norm
+    );
+    assert!(close(gd.params.slice(z), &zstar, 1e-7));
+    let (adam, z) = solve_ls(Adam::new(0.01), &a, &b, 200_000);
+    assert_eq!(
+        adam.stop,
+        Stop::GradientNorm,
+        "{:?} after {} iterations, |g| {}",
+        adam.stop,
+        adam.iterations,
+        adam.grad_norm
+    );
+    assert!(close(adam.params.slice(z), &zstar, 1e-7));
+    let (lb, z) = solve_ls(Lbfgs::new(), &a, &b, 1000);
+    assert_eq!(
+        lb.stop,
+        Stop::GradientNorm,
+        "{:?} after {} iterations, |g| {}",
+        lb.stop,
+        lb.iterations,
+        lb.grad_norm
+    );
+    assert!(close(lb.params.slice(z), &zstar, 1e-8));
+    assert!(
+        lb.evaluations * 10 < gd.evaluations,
+        "L-BFGS {} vs gradient descent {} evaluations",
+        lb.evaluations,
+        gd.evaluations
+    );
+    eprintln!(
+        "least squares 12×6: evaluations gd {}, adam {}, lbfgs {}",
+        gd.evaluations, adam.evaluations, lb.evaluations
+    );
+}
+
+/// A non-convex loss: a chained complex Rosenbrock, `Σ 10|z_{k+1} − z_k²|² + |1 − z_k|²`.
+fn rosenbrock<'t>(p: &Leaves<'t>, z: wirtinger::optim::Array, n: usize) -> Var<'t> {
+    let zs: Vec<Var> = (0..n).map(|k| p.array(z).get(&[k])).collect();
+    let mut l = p.tape().real_constant(0.0);
+    for k in 0..n - 1 {
+        l = l + 10.0 * (zs[k + 1] - zs[k] * zs[k]).norm_sqr() + (1.0 - zs[k]).norm_sqr();
+    }
+    l
+}
+
+#[test]
+fn every_accepted_lbfgs_step_meets_the_strong_wolfe_conditions() {
+    let n = 6;
+    // Start in the basin of the global minimum z = (1, …, 1); the loss has other stationary points.
+    let z0: Vec<Complex64> = Lcg(3).cs(n).iter().map(|z| 1.0 + 0.6 * z).collect();
+    let mut p = Params::new();
+    let z = p.array(z0.clone(), &[n]);
+    // The start, evaluated on a tape of our own.
+    let (f0, g0) = {
+        let tape: Tape = Tape::new();
+        let leaf = tape.array(z0.clone(), &[n]);
+        let zs: Vec<Var> = (0..n).map(|k| leaf.get(&[k])).collect();
+        let mut l = tape.real_constant(0.0);
+        for k in 0..n - 1 {
+            l = l + 10.0 * (zs[k + 1] - zs[k] * zs[k]).norm_sqr() + (1.0 - zs[k]).norm_sqr();
+        }
+        (l.value().re, l.backward().grad(&leaf))
+    };
+    let points = RefCell::new(vec![(z0.clone(), f0, g0)]);
+    let r = Minimize::new(Lbfgs::new())
+        .max_iters(500)
+        .gtol(1e-8)
+        .ftol(0.0)
+        .quiet()
+        .callback(|it| {
+            points
+                .borrow_mut()
+                .push((it.params.as_slice().to_vec(), it.loss, it.grad.to_vec()));
+            ControlFlow::Continue(())
+        })
+        .run(p, |p| rosenbrock(p, z, n));
+    assert_eq!(
+        r.stop,
+        Stop::GradientNorm,
+        "{:?} after {} iterations, |g| {}",
+        r.stop,
+        r.iterations,
+        r.grad_norm
+    );
+    assert!(close(r.params.slice(z), &vec![c64(1.0, 0.0); n], 1e-7));
+    let points = points.into_inner();
+    assert_eq!(points.len(), r.iterations + 1);
+    let re_dot = |a: &[Complex64], b: &[Complex64]| -> f64 {
+        a.iter().zip(b).map(|(a, b)| (a.conj() * b).re).sum()
+    };
+    for (k, w) in points.windows(2).enumerate() {
+        let ((x0, f0, g0), (x1, f1, g1)) = (&w[0], &w[1]);
+        let s: Vec<Complex64> = x1.iter().zip(x0).map(|(a, b)| a - b).collect();
+        let (d0, d1) = (re_dot(g0, &s), re_dot(g1, &s));
+        assert!(d0 < 0.0, "step {k}: not a descent direction ({d0})");
+        let slack = 1e-12 * f0.abs().max(1.0);
+        assert!(
+            *f1 <= f0 + 1e-4 * d0 + slack,
+            "step {k}: sufficient decrease fails: {f1} > {f0} + 1e-4·{d0}"
+        );
+        assert!(
+            d1.abs() <= 0.9 * d0.abs() * (1.0 + 1e-9),
+            "step {k}: curvature fails: |{d1}| > 0.9·|{d0}|"
+        );
+    }
+    assert!(
+        r.iterations > 10,
+        "a real test needs a real path ({} iterations)",
+        r.iterations
+    );
+}
+
+#[test]
+fn adam_steps_do_not_depend_on_the_global_phase() {
+    // A loss invariant under z → e^{iθ} z.
+    let t = [0.5, 2.0, 1.0];
+    let run = |z0: Vec<Complex64>| {
+        let mut p = Params::new();
+        let z = p.array(z0, &[3]);
+        let r = Minimize::new(Adam::new(0.02))
+            .max_iters(300)
+            .gtol(0.0)
+            .ftol(0.0)
+            .quiet()
+            .run(p, |p| {
+                let v = p.array(z);
+                let m = v.abs2() - &[c64(t[0], 0.0), c64(t[1], 0.0), c64(t[2], 0.0)][..];
+                let cross = v.get(&[0]).conj() * v.get(&[1]) - c64(0.3, 0.4);
+                m.norm_sqr_sum() + cross.norm_sqr()
+            });
+        assert_eq!(r.iterations, 300);
+        r.params.slice(z).to_vec()
+    };
+    let z0 = vec![c64(1.0, 0.2), c64(-0.3, 0.8), c64(0.1, -0.5)];
+    let rot = Complex64::from_polar(1.0, 0.7);
+    let a = run(z0.clone());
+    let b = run(z0.iter().map(|z| z * rot).collect());
+    for (a, b) in a.iter().zip(&b) {
+        assert!((a * rot - b).norm() < 1e-10, "{} vs {}", a * rot, b);
+    }
+    // And it moved: the trajectory is not trivially the start.
+    assert!((a[0] - z0[0]).norm() > 1e-2);
+}
+
+fn quadratic_run(m: Minimize<'_, GradientDescent>, z0: Complex64) -> Minimum {
+    let mut p = Params::new();
+    let z = p.scalar(z0);
+    m.quiet().run(p, |p| p.var(z).norm_sqr())
+}
+
+#[test]
+fn stopping_rules() {
+    let gd = || Minimize::new(GradientDescent::new(0.1));
+    // Iteration limit.
+    let r = quadratic_run(gd().max_iters(3).gtol(0.0), c64(1.0, 1.0));
+    assert_eq!(
+        (r.stop, r.iterations, r.evaluations, r.history.len()),
+        (Stop::MaxIterations, 3, 4, 4)
+    );
+    // Each step multiplies z by 0.8, the loss by 0.64.
+    assert!((r.history[1] / r.history[0] - 0.64).abs() < 1e-12);
+    // Gradient norm: |g| = 2|z| = 2·0.8ᵏ·√2.
+    let r = quadratic_run(gd().gtol(1e-3), c64(1.0, 1.0));
+    assert_eq!(r.stop, Stop::GradientNorm);
+    assert!(r.grad_norm <= 1e-3 && r.grad_norm > 0.8e-3);
+    // Relative loss change: 1 − 0.64 = 0.36 per step, so ftol = 0.5 stops after one.
+    let r = quadratic_run(gd().ftol(0.5), c64(1.0, 1.0));
+    assert_eq!((r.stop, r.iterations), (Stop::LossChange, 1));
+    // Callback.
+    let r = quadratic_run(
+        gd().callback(|it| {
+            if it.iter == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }),
+        c64(1.0, 1.0),
+    );
+    assert_eq!((r.stop, r.iterations), (Stop::Callback, 2));
+    // Divergence: a step of 10 multiplies z by −19 each time; the loss overflows and the last
+    // finite point is returned.
+    let r = quadratic_run(
+        Minimize::new(GradientDescent::new(10.0)).max_iters(10_000),
+        c64(1.0, 1.0),
+    );
+    assert_eq!(r.stop, Stop::NotFinite);
+    assert!(r.loss.is_finite() && r.params.as_slice()[0].norm().is_finite());
+    // Already at the minimum: no iteration.
+    let r = quadratic_run(gd(), c64(0.0, 0.0));
+    assert_eq!(
+        (r.stop, r.iterations, r.evaluations),
+        (Stop::GradientNorm, 0, 1)
+    );
+}
+
+#[test]
+fn lbfgs_reports_a_failed_line_search_on_a_wrong_gradient() {
+    let mut p = Params::new();
+    let z = p.scalar(c64(1.0, 1.0));
+    // Loss |z|², but the "gradient" points uphill.
+    let r = Minimize::new(Lbfgs::new())
+        .quiet()
+        .run_with_gradient(p, |p, g| {
+            let v = p.get(z);
+            g[0] = -v.scale(2.0);
+            v.norm_sqr()
+        });
+    assert_eq!(r.stop, Stop::LineSearchFailed);
+    assert_eq!(r.iterations, 0);
+    assert_eq!(r.params.get(z), c64(1.0, 1.0));
+}
+
+#[test]
+fn a_hand_written_gradient_gives_the_same_path_as_the_tape() {
+    let z0 = [c64(0.3, -1.0), c64(2.0, 0.5)];
+    let w = [c64(1.0, 1.0), c64(-0.5, 2.0)];
+    let start = || {
+        let mut p = Params::new();
+        let z = p.array(vec![c64(0.0, 0.0); 2], &[2]);
+        (p, z)
+    };
+    // L = Σ |z − z₀|⁴ · |w|, gradient 2∂L/∂z̄ = 4 |z − z₀|² (z − z₀) |w|.
+    let (p, z) = start();
+    let tape_run = Minimize::new(Lbfgs::new())
+        .max_iters(20)
+        .quiet()
+        .run(p, |p| {
+            let d = (p.array(z) - &z0[..]).abs2();
+            let wn: Vec<f64> = w.iter().map(|w| w.norm()).collect();
+            (d.clone() * d * p.tape().real_constant_array(wn, &[2]))
+                .sum()
+                .re()
+        });
+    let (p, z) = start();
+    let hand = Minimize::new(Lbfgs::new())
+        .max_iters(20)
+        .quiet()
+        .run_with_gradient(p, |p, g| {
+            let mut l = 0.0;
+            for k in 0..2 {
+                let d = p.slice(z)[k] - z0[k];
+                l += d.norm_sqr().powi(2) * w[k].norm();
+                g[p.range(z).start + k] = d.scale(4.0 * d.norm_sqr() * w[k].norm());
+            }
+            l
+        });
+    assert_eq!(tape_run.iterations, hand.iterations);
+    assert!(close(tape_run.params.slice(z), hand.params.slice(z), 1e-12));
+}
+
+#[test]
+fn single_precision_works() {
+    let z0 = [c32(1.0, -2.0), c32(0.5, 0.25)];
+    let mut p: Params<f32> = Params::new();
+    let z = p.array(vec![c32(0.0, 0.0); 2], &[2]);
+    let r = Minimize::new(Lbfgs::new())
+        .quiet()
+        .run(p, |p| (p.array(z) - &z0[..]).norm_sqr_sum());
+    assert_eq!(r.stop, Stop::GradientNorm);
+    for (a, b) in r.params.slice(z).iter().zip(&z0) {
+        assert!((a - b).norm() < 1e-5);
+    }
+}
+
+#[test]
+fn progress_lines_do_not_change_the_result() {
+    let a = quadratic_run(
+        Minimize::new(GradientDescent::new(0.1)).progress(Progress::Every(5)),
+        c64(1.0, 1.0),
+    );
+    let b = quadratic_run(Minimize::new(GradientDescent::new(0.1)), c64(1.0, 1.0));
+    assert_eq!(a.history, b.history);
+}
+
+#[test]
+#[should_panic(expected = "the loss is complex-valued")]
+fn a_complex_loss_is_refused() {
+    let mut p = Params::new();
+    let z = p.scalar(c64(1.0, 1.0));
+    let _ = Minimize::new(Lbfgs::new())
+        .quiet()
+        .run(p, |p| p.var(z) * p.var(z));
+}
+
+#[test]
+#[should_panic(expected = "does not belong to these parameters")]
+fn a_handle_of_other_parameters_is_refused() {
+    let mut other = Params::<f64>::new();
+    let _ = other.scalar(c64(0.0, 0.0));
+    let a = other.array(vec![c64(0.0, 0.0)], &[1]);
+    let mut p = Params::new();
+    let _ = p.scalar(c64(0.0, 0.0));
+    let _ = Minimize::new(Lbfgs::new())
+        .quiet()
+        .run(p, |p| p.array(a).norm_sqr_sum());
+}
+
+#[test]
+#[should_panic(expected = "Params::array: 3 values do not fill shape [2, 2]")]
+fn a_wrong_shape_is_refused() {
+    let mut p = Params::<f64>::new();
+    let _ = p.array(vec![c64(0.0, 0.0); 3], &[2, 2]);
+}
