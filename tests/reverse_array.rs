@@ -905,10 +905,15 @@ fn array_value_shape_len() {
     assert_eq!(a.value().len(), 6);
     let v = tape.vector(vec![c64(0.0, 1.0), c64(2.0, 0.0)]);
     assert_eq!(v.shape(), &[2]);
-    // One array op is one tape node, whatever its size.
+    // A chain of elementwise ops is recorded as one node, whatever its size and length, when its
+    // values are first needed.
     let n = tape.len();
-    let _ = (&a * &a).exp();
-    assert_eq!(tape.len(), n + 2);
+    let e = (&a * &a).exp();
+    assert_eq!(tape.len(), n);
+    let _ = e.value();
+    assert_eq!(tape.len(), n + 1);
+    let _ = (e.clone(), e.value());
+    assert_eq!(tape.len(), n + 1);
 }
 
 #[test]
@@ -974,12 +979,14 @@ fn dot_draws_edges_from_constants() {
     let u = tape.vector(vec![c64(1.0, 2.0), c64(0.5, -1.0)]);
     let t = tape.real_constant_array(vec![1.0, 2.0], &[2]); // node 1
     let k = tape.constant(c64(0.0, 2.0)); // node 2
-    let d = &u.norm_sqr() - &t; // node 4 (norm_sqr is node 3)
+    let d = &u.norm_sqr() - &t;
+    // The elementwise chain and its sum are one fused node, node 3.
     let loss = (d * k).re().sum() * 0.5;
     let g = loss.backward();
     let dot = tape.to_dot(Some(&g));
-    assert!(dot.contains("n1 -> n4"), "{dot}");
-    assert!(dot.contains("n2 -> n5"), "{dot}");
+    assert!(dot.contains("n0 -> n3"), "{dot}");
+    assert!(dot.contains("n1 -> n3"), "{dot}");
+    assert!(dot.contains("n2 -> n3"), "{dot}");
     // (|u|² − t)·2i has real part 0, so the loss and its gradient are 0.
     assert_eq!(g.grad(&u), vec![c64(0.0, 0.0); 2]);
 }

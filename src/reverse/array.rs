@@ -1,9 +1,11 @@
 //! [`VarArray`]: an n-dimensional array value on the tape; one array op is one node.
 
-use super::tape::{Extra, Kind, Tape, Vjp};
+use super::fused::{self, ArrayIn, BinaryKernel, Expr, Kernel, Part, ScalarIn, Seed, UnaryKernel};
+use super::tape::{Extra, Kind, Tape, Vjp, NONE};
 use super::var::{same_tape, Var};
 use crate::rules::{self, Binary, Unary};
 use crate::Real;
+use core::cell::Cell;
 use num_complex::Complex;
 use std::rc::Rc;
 
@@ -27,18 +29,39 @@ use std::rc::Rc;
 #[derive(Clone)]
 pub struct VarArray<'t, T: Real = f64> {
     pub(crate) tape: &'t Tape<T>,
-    pub(crate) id: u32,
+    repr: Repr<T>,
     shape: Rc<[usize]>,
+}
+
+/// A node of the tape, or an elementwise expression not evaluated yet (see [`fused`]).
+#[derive(Clone)]
+enum Repr<T: Real> {
+    Node(u32),
+    Lazy(Rc<Lazy<T>>),
+}
+
+/// An elementwise expression and, once something needed its values, the node that holds them
+/// (shared by every clone of the handle, so it is evaluated once).
+struct Lazy<T: Real> {
+    expr: Rc<Expr<T>>,
+    node: Cell<u32>,
 }
 
 impl<T: Real> core::fmt::Debug for VarArray<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let n = self.tape.info(self.id);
-        write!(
-            f,
-            "VarArray {{ id: {}, op: {}, shape: {:?} }}",
-            self.id, n.name, self.shape
-        )
+        match self.recorded_id() {
+            Some(id) => write!(
+                f,
+                "VarArray {{ id: {id}, op: {}, shape: {:?} }}",
+                self.tape.info(id).name,
+                self.shape
+            ),
+            None => write!(
+                f,
+                "VarArray {{ pending elementwise ops, shape: {:?} }}",
+                self.shape
+            ),
+        }
     }
 }
 
@@ -75,36 +98,6 @@ impl Arith {
     }
 }
 
-/// One side of an elementwise binary op.
-#[derive(Clone)]
-enum Operand<T: Real> {
-    Array(Rc<Vec<Complex<T>>>, Option<u32>, bool),
-    Scalar(Complex<T>, Option<u32>, bool),
-}
-
-impl<T: Real> Operand<T> {
-    #[inline(always)]
-    fn at(&self, i: usize) -> Complex<T> {
-        match self {
-            Operand::Array(v, ..) => v[i],
-            Operand::Scalar(c, ..) => *c,
-        }
-    }
-    fn input(&self) -> Option<u32> {
-        match self {
-            Operand::Array(_, i, _) | Operand::Scalar(_, i, _) => *i,
-        }
-    }
-    fn real(&self) -> bool {
-        match self {
-            Operand::Array(_, _, r) | Operand::Scalar(_, _, r) => *r,
-        }
-    }
-    fn is_array(&self) -> bool {
-        matches!(self, Operand::Array(..))
-    }
-}
-
 impl<T: Real> Tape<T> {
     fn array_node(
         &self,
@@ -125,7 +118,7 @@ impl<T: Real> Tape<T> {
         let id = self.push_extra(name, kind, zero(), real, extra);
         VarArray {
             tape: self,
-            id,
+            repr: Repr::Node(id),
             shape,
         }
     }
@@ -196,7 +189,7 @@ impl<T: Real> Tape<T> {
         let id = self.push_extra(name, Kind::Vjp, zero(), real, extra);
         VarArray {
             tape: self,
-            id,
+            repr: Repr::Node(id),
             shape,
         }
     }
@@ -242,9 +235,79 @@ impl<'t, T: Real> VarArray<'t, T> {
         self.tape
     }
 
+    /// The node holding this array's values, recording the pending elementwise ops first.
+    pub(crate) fn id(&self) -> u32 {
+        match &self.repr {
+            Repr::Node(id) => *id,
+            Repr::Lazy(l) => {
+                if l.node.get() == NONE {
+                    l.node.set(self.materialize(&l.expr));
+                }
+                l.node.get()
+            }
+        }
+    }
+
+    /// The node, if this array has one already (without evaluating pending ops).
+    pub(crate) fn recorded_id(&self) -> Option<u32> {
+        match &self.repr {
+            Repr::Node(id) => Some(*id),
+            Repr::Lazy(l) => Some(l.node.get()).filter(|&id| id != NONE),
+        }
+    }
+
+    /// The name of the pending expression (for messages).
+    pub(crate) fn pending_name(&self) -> &'static str {
+        self.pending().map_or("array", |e| e.name())
+    }
+
+    /// The pending expression, if this array is one not evaluated yet.
+    fn pending(&self) -> Option<&Rc<Expr<T>>> {
+        match &self.repr {
+            Repr::Lazy(l) if l.node.get() == NONE => Some(&l.expr),
+            _ => None,
+        }
+    }
+
+    /// Evaluates `expr` and records it as one node.
+    fn materialize(&self, expr: &Rc<Expr<T>>) -> u32 {
+        let tape = self.tape;
+        let value = expr.values(tape.buffer(expr.len));
+        let inputs = expr.inputs();
+        let name = expr.name();
+        if !inputs.iter().any(|&id| tape.node(id).grad) {
+            let c = tape.array_node(name, Kind::ArrayConstant, value, &self.shape, expr.real);
+            return c.id();
+        }
+        let e = expr.clone();
+        let vjp: Vjp<T> = Box::new(move |c, acc| e.backward(Seed::Array(c), acc));
+        tape.array_op(
+            name,
+            Rc::new(value),
+            self.shape.clone(),
+            expr.real,
+            inputs,
+            vjp,
+        )
+        .id()
+    }
+
+    /// A pending elementwise op: `kernel(parts…)`.
+    fn lazy(&self, kernel: Rc<dyn Kernel<T>>, parts: &[Part<'_, T>], real: bool) -> Self {
+        let expr = Expr::apply(kernel, parts, real, self.len());
+        VarArray {
+            tape: self.tape,
+            repr: Repr::Lazy(Rc::new(Lazy {
+                expr: Rc::new(expr),
+                node: Cell::new(NONE),
+            })),
+            shape: self.shape.clone(),
+        }
+    }
+
     /// The values, row-major (shared with the tape, not copied).
     pub fn value(&self) -> Rc<Vec<Complex<T>>> {
-        let e = self.tape.node(self.id).extra as usize;
+        let e = self.tape.node(self.id()).extra as usize;
         self.tape.extras()[e]
             .value
             .clone()
@@ -253,61 +316,41 @@ impl<'t, T: Real> VarArray<'t, T> {
 
     /// Whether every element is known to be real.
     pub fn is_real(&self) -> bool {
-        self.tape.node(self.id).real
+        match self.pending() {
+            Some(e) => e.real,
+            None => self.tape.node(self.id()).real,
+        }
     }
 
-    /// This array as an input of an elementwise op (constants included, so the picture of the
-    /// graph shows them; the backward walk skips inputs that need no adjoint).
-    fn operand(&self) -> Operand<T> {
-        let n = self.tape.node(self.id);
-        Operand::Array(self.value(), Some(self.id), n.real)
+    /// This array as an operand of an elementwise op: its pending expression (while it is short
+    /// enough to extend) or its node.
+    fn part(&self) -> Part<'_, T> {
+        match self.pending() {
+            Some(e) if e.ops.len() < fused::MAX_OPS => Part::Expr(e),
+            _ => Part::Array(ArrayIn {
+                id: Some(self.id()),
+                value: self.value(),
+            }),
+        }
     }
 
-    /// Used by [`rules::unary_methods`]: applies one rule of the table to every element. The
-    /// backward pass evaluates the same rule again at the input values (which the tape holds
-    /// anyway) rather than storing two arrays of partials per op: less memory traffic, one table.
+    /// Used by [`rules::unary_methods`]: applies one rule of the table to every element, lazily
+    /// (see [`fused`]). The backward pass evaluates the same rule again at the input values
+    /// rather than storing arrays of partials: less memory traffic, one table.
     fn apply_rule<R>(&self, name: &'static str, rule: R) -> Self
     where
         R: Fn(Complex<T>) -> Unary<T> + 'static,
     {
-        let a = self.value();
-        let node = self.tape.node(self.id);
-        // A rule is either always holomorphic or never; probe it once.
-        let probe = rule(a.first().copied().unwrap_or_else(zero));
-        let real = probe.real.of(node.real);
-        let mut value = self.tape.buffer(a.len());
-        value.extend(a.iter().map(|&x| rule(x).value));
-        if !node.grad {
-            return self
-                .tape
-                .array_node(name, Kind::ArrayConstant, value, &self.shape, real);
-        }
-        let holomorphic = probe.da_conj.is_none();
-        let vjp: Vjp<T> = Box::new(move |mut c, acc| {
-            if !acc.wants(0) {
-                return;
-            }
-            // c_a = conj(g_a) c + g_ā conj(c), in place
-            if holomorphic {
-                for (c, &x) in c.iter_mut().zip(a.iter()) {
-                    *c = rule(x).da.conj() * *c;
-                }
-            } else {
-                for (c, &x) in c.iter_mut().zip(a.iter()) {
-                    let r = rule(x);
-                    *c = r.da.conj() * *c + r.da_conj.unwrap_or_else(zero) * c.conj();
-                }
-            }
-            acc.give(0, c);
-        });
-        self.tape.array_op(
+        // A rule is either always holomorphic or never, and its realness does not depend on the
+        // value; probe it once at a regular point.
+        let probe = rule(Complex::new(T::from_f64c(0.5), T::from_f64c(0.25)));
+        let real = probe.real.of(self.is_real());
+        let kernel = Rc::new(UnaryKernel {
             name,
-            Rc::new(value),
-            self.shape.clone(),
-            real,
-            vec![self.id],
-            vjp,
-        )
+            rule,
+            holomorphic: probe.da_conj.is_none(),
+        });
+        self.lazy(kernel, &[self.part()], real)
     }
 
     rules::unary_methods!(by_ref);
@@ -346,15 +389,8 @@ impl<'t, T: Real> VarArray<'t, T> {
     pub fn powc(&self, b: &Self) -> Self {
         same_tape(self.tape, b.tape, "powc");
         self.check_same_shape("powc", b);
-        binary(
-            self.tape,
-            "powc",
-            self.operand(),
-            b.operand(),
-            &self.shape,
-            rules::powc,
-            false,
-        )
+        let (l, r) = ((self.part(), self.is_real()), (b.part(), b.is_real()));
+        self.binary("powc", l, r, rules::powc, false)
     }
 
     #[track_caller]
@@ -372,30 +408,27 @@ impl<'t, T: Real> VarArray<'t, T> {
     pub(crate) fn arith(&self, other: &Self, op: Arith) -> Self {
         same_tape(self.tape, other.tape, op.name());
         self.check_same_shape(op.name(), other);
-        binary_arith(self.tape, op, self.operand(), other.operand(), &self.shape)
+        let (l, r) = (
+            (self.part(), self.is_real()),
+            (other.part(), other.is_real()),
+        );
+        self.arith_parts(op, l, r)
     }
 
     /// `self ⊕ s` (or `s ⊕ self` when `flip`) with a scalar on the tape.
     pub(crate) fn arith_var(&self, s: Var<'t, T>, flip: bool, op: Arith) -> Self {
         same_tape(self.tape, s.tape, op.name());
-        let so = Operand::Scalar(s.value, Some(s.id), s.real);
-        let (l, r) = if flip {
-            (so, self.operand())
-        } else {
-            (self.operand(), so)
-        };
-        binary_arith(self.tape, op, l, r, &self.shape)
+        let so = Part::Scalar(ScalarIn {
+            id: Some(s.id),
+            value: s.value,
+        });
+        self.arith_with(op, (so, s.real), flip)
     }
 
     /// `self ⊕ c` (or `c ⊕ self`) with a constant.
     pub(crate) fn arith_const(&self, c: Complex<T>, flip: bool, op: Arith) -> Self {
-        let so = Operand::Scalar(c, None, c.im == T::zero());
-        let (l, r) = if flip {
-            (so, self.operand())
-        } else {
-            (self.operand(), so)
-        };
-        binary_arith(self.tape, op, l, r, &self.shape)
+        let so = Part::Scalar(ScalarIn { id: None, value: c });
+        self.arith_with(op, (so, c.im == T::zero()), flip)
     }
 
     /// `self ⊕ data` (or `data ⊕ self`) with a constant array of the same length.
@@ -409,17 +442,62 @@ impl<'t, T: Real> VarArray<'t, T> {
             data.len()
         );
         let real = data.iter().all(|z| z.im == T::zero());
-        let co = Operand::Array(Rc::new(data.to_vec()), None, real);
-        let (l, r) = if flip {
-            (co, self.operand())
-        } else {
-            (self.operand(), co)
-        };
-        binary_arith(self.tape, op, l, r, &self.shape)
+        let co = Part::Array(ArrayIn {
+            id: None,
+            value: Rc::new(data.to_vec()),
+        });
+        self.arith_with(op, (co, real), flip)
     }
 
-    /// `Σ a_k`.
+    fn arith_with(&self, op: Arith, other: (Part<'_, T>, bool), flip: bool) -> Self {
+        let me = (self.part(), self.is_real());
+        if flip {
+            self.arith_parts(op, other, me)
+        } else {
+            self.arith_parts(op, me, other)
+        }
+    }
+
+    /// One of the four operators, each with its own (inlined) rule.
+    fn arith_parts(&self, op: Arith, l: (Part<'_, T>, bool), r: (Part<'_, T>, bool)) -> Self {
+        let name = op.name();
+        match op {
+            Arith::Add => self.binary(name, l, r, rules::add, true),
+            Arith::Sub => self.binary(name, l, r, rules::sub, true),
+            Arith::Mul => self.binary(name, l, r, rules::mul, false),
+            Arith::Div => self.binary(name, l, r, rules::div, false),
+        }
+    }
+
+    /// A pending `l ⊕ r` with a binary rule of the table (`linear`: its partials do not depend on
+    /// the values). `l`, `r` come with whether they are real.
+    fn binary<R>(
+        &self,
+        name: &'static str,
+        l: (Part<'_, T>, bool),
+        r: (Part<'_, T>, bool),
+        rule: R,
+        linear: bool,
+    ) -> Self
+    where
+        R: Fn(Complex<T>, Complex<T>) -> Binary<T> + 'static,
+    {
+        let fixed = rule(zero(), zero());
+        let real = fixed.preserves_real && l.1 && r.1;
+        let kernel = Rc::new(BinaryKernel {
+            name,
+            rule,
+            linear,
+            fixed,
+        });
+        self.lazy(kernel, &[l.0, r.0], real)
+    }
+
+    /// `Σ a_k`. Of a pending elementwise expression, one fused pass that stores no array.
     pub fn sum(&self) -> Var<'t, T> {
+        if let Some(e) = self.pending() {
+            return self.fused_sum("sum", e.clone());
+        }
         let a = self.value();
         let s = a.iter().fold(zero(), |s, &x| s + x);
         let n = a.len();
@@ -443,6 +521,9 @@ impl<'t, T: Real> VarArray<'t, T> {
 
     /// `Σ |a_k|²` in one node (real-valued), with the partials of `norm_sqr` from the rules table.
     pub fn norm_sqr_sum(&self) -> Var<'t, T> {
+        if self.pending().is_some() {
+            return self.norm_sqr().sum();
+        }
         let a = self.value();
         let s = a
             .iter()
@@ -500,11 +581,23 @@ impl<'t, T: Real> VarArray<'t, T> {
                 }
             }
         });
-        tape.scalar_op(name, s, real, vec![self.id, b.id], vjp)
+        tape.scalar_op(name, s, real, vec![self.id(), b.id()], vjp)
     }
 
     fn reduce(&self, name: &'static str, value: Complex<T>, real: bool, vjp: Vjp<T>) -> Var<'t, T> {
-        self.tape.scalar_op(name, value, real, vec![self.id], vjp)
+        self.tape.scalar_op(name, value, real, vec![self.id()], vjp)
+    }
+
+    /// `Σ` of a pending expression, fused into its pass.
+    fn fused_sum(&self, name: &'static str, e: Rc<Expr<T>>) -> Var<'t, T> {
+        let mut value = e.sum();
+        if e.real {
+            value.im = T::zero();
+        }
+        let inputs = e.inputs();
+        let real = e.real;
+        let vjp: Vjp<T> = Box::new(move |c, acc| e.backward(Seed::Scalar(c[0]), acc));
+        self.tape.scalar_op(name, value, real, inputs, vjp)
     }
 
     /// The element at a multi-index (one index per axis).
@@ -545,7 +638,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             self.value(),
             shape.into(),
             self.is_real(),
-            vec![self.id],
+            vec![self.id()],
             Box::new(|c, acc| acc.give(0, c)),
         )
     }
@@ -581,114 +674,4 @@ impl<'t, T: Real> VarArray<'t, T> {
             }),
         )
     }
-}
-
-/// [`binary`] for one of the four operators, each with its own (inlined) rule.
-fn binary_arith<'t, T: Real>(
-    tape: &'t Tape<T>,
-    op: Arith,
-    l: Operand<T>,
-    r: Operand<T>,
-    shape: &Rc<[usize]>,
-) -> VarArray<'t, T> {
-    let name = op.name();
-    match op {
-        Arith::Add => binary(tape, name, l, r, shape, rules::add, true),
-        Arith::Sub => binary(tape, name, l, r, shape, rules::sub, true),
-        Arith::Mul => binary(tape, name, l, r, shape, rules::mul, false),
-        Arith::Div => binary(tape, name, l, r, shape, rules::div, false),
-    }
-}
-
-/// Records `l ⊕ r` elementwise with the rule of the table. `linear`: the partials do not depend on
-/// the values, so they are read once; otherwise the backward pass evaluates the rule again at the
-/// operand values (held by the tape anyway).
-fn binary<'t, T: Real, R>(
-    tape: &'t Tape<T>,
-    name: &'static str,
-    l: Operand<T>,
-    r: Operand<T>,
-    shape: &Rc<[usize]>,
-    rule: R,
-    linear: bool,
-) -> VarArray<'t, T>
-where
-    R: Fn(Complex<T>, Complex<T>) -> Binary<T> + Copy + 'static,
-{
-    let n: usize = shape.iter().product();
-    let fixed = rule(zero(), zero());
-    let real = fixed.preserves_real && l.real() && r.real();
-    let mut value = tape.buffer(n);
-    match (&l, &r) {
-        // The common shapes get loops without a per-element match, so they vectorize.
-        (Operand::Array(a, ..), Operand::Array(b, ..)) => {
-            value.extend(a.iter().zip(b.iter()).map(|(&x, &y)| rule(x, y).value))
-        }
-        (Operand::Array(a, ..), Operand::Scalar(y, ..)) => {
-            value.extend(a.iter().map(|&x| rule(x, *y).value))
-        }
-        (Operand::Scalar(x, ..), Operand::Array(b, ..)) => {
-            value.extend(b.iter().map(|&y| rule(*x, y).value))
-        }
-        _ => value.extend((0..n).map(|i| rule(l.at(i), r.at(i)).value)),
-    }
-    let needs = |o: &Operand<T>| o.input().is_some_and(|id| tape.node(id).grad);
-    if !needs(&l) && !needs(&r) {
-        return tape.array_node(name, Kind::ArrayConstant, value, shape, real);
-    }
-    let inputs: Vec<u32> = [l.input(), r.input()].into_iter().flatten().collect();
-    let vjp: Vjp<T> = Box::new(move |mut c, acc| {
-        // The partial of side `s` at element `i` (binary rules are holomorphic in each argument,
-        // so c_a += conj(g_a) c).
-        let partial = |side: usize, i: usize| {
-            let b = if linear {
-                fixed
-            } else {
-                rule(l.at(i), r.at(i))
-            };
-            if side == 0 {
-                b.da
-            } else {
-                b.db
-            }
-        };
-        let slots = [
-            l.input().map(|_| 0),
-            r.input().map(|_| usize::from(l.input().is_some())),
-        ];
-        let sides = [&l, &r];
-        // The last array side that wants an adjoint transforms `c` in place and hands it on.
-        let last_array = (0..2)
-            .rev()
-            .find(|&s| slots[s].is_some_and(|k| acc.wants(k)) && sides[s].is_array());
-        for side in 0..2 {
-            let Some(k) = slots[side] else { continue };
-            if !acc.wants(k) || Some(side) == last_array {
-                continue;
-            }
-            if sides[side].is_array() {
-                if let Some(g) = acc.array(k) {
-                    for (i, (g, c)) in g.iter_mut().zip(&c).enumerate() {
-                        *g += partial(side, i).conj() * c;
-                    }
-                }
-            } else if let Some(g) = acc.scalar(k) {
-                *g += c
-                    .iter()
-                    .enumerate()
-                    .fold(zero(), |s, (i, c)| s + partial(side, i).conj() * c);
-            }
-        }
-        if let Some(side) = last_array {
-            let one = Complex::new(T::one(), T::zero());
-            // A unit partial (`+`, and `−` on the left) hands the cotangent on untouched.
-            if !(linear && partial(side, 0) == one) {
-                for (i, c) in c.iter_mut().enumerate() {
-                    *c = partial(side, i).conj() * *c;
-                }
-            }
-            acc.give(slots[side].unwrap_or(0), c);
-        }
-    });
-    tape.array_op(name, Rc::new(value), shape.clone(), real, inputs, vjp)
 }

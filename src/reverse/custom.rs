@@ -117,7 +117,7 @@ impl<T: Real> Tape<T> {
             Rc::new(value),
             shape.into(),
             false,
-            inputs.iter().map(|x| x.id).collect(),
+            inputs.iter().map(|x| x.id()).collect(),
             vjp,
         )
     }

@@ -22,7 +22,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             Rc::new(value),
             shape,
             false,
-            vec![self.id],
+            vec![self.id()],
             Box::new(move |mut c, acc| {
                 if acc.wants(0) {
                     acc.fft().transform(&mut c, &vshape, &axes, adir, anorm);
@@ -164,7 +164,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             Rc::new(value),
             shape,
             self.is_real(),
-            vec![self.id],
+            vec![self.id()],
             Box::new(move |c, acc| {
                 if acc.wants(0) {
                     acc.give(0, fft::shift(&c, &vshape, &axes, !inverse));

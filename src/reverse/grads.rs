@@ -233,8 +233,16 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
     type Value = Vec<Complex<T>>;
     fn read(&self, g: &Gradients<T>, which: Which) -> Vec<Complex<T>> {
         let what = name(which);
-        let real = g.check_leaf(self.tape, self.id, what);
-        let e = self.tape.node(self.id).extra as usize;
+        // An array with pending elementwise ops is not a leaf (and is not evaluated here).
+        let Some(id) = self.recorded_id() else {
+            panic!(
+                "wirtinger: Gradients::{what} asked about an array (`{}`), which is not a leaf; ask \
+                 about variables made by tape.array or tape.real_array",
+                self.pending_name()
+            )
+        };
+        let real = g.check_leaf(self.tape, id, what);
+        let e = self.tape.node(id).extra as usize;
         let n = self.len();
         let zero = Complex::new(T::zero(), T::zero());
         let a1 = g.re.arrays.get(e).and_then(|a| a.as_ref());

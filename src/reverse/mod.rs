@@ -34,6 +34,7 @@ mod array_ops;
 mod custom;
 mod dot;
 mod fft_ops;
+mod fused;
 mod grads;
 mod tape;
 mod var;

@@ -1,0 +1,512 @@
+//! Fusion of elementwise array ops: a chain like `(|F u|² − T)²` followed by `sum` becomes one
+//! node that reads its inputs once, instead of one node (and one array of values, and one array of
+//! adjoints) per op.
+//!
+//! An elementwise op on a [`VarArray`](super::VarArray) does not compute anything at first: it
+//! extends an [`Expr`], a small graph of [`Kernel`]s over the arrays and scalars it reads. The
+//! expression is evaluated (and recorded on the tape as one node) when something needs its values:
+//! a non-elementwise op such as an FFT, `value()`, or a reduction, which then folds the sum into
+//! the same pass and stores no array at all.
+//!
+//! Both passes work in chunks of [`CHUNK`] elements that stay in the L1 cache: the forward pass
+//! runs every kernel over a chunk before moving on; the backward pass recomputes a chunk's
+//! intermediate values (cheaper than storing and re-reading them) and sweeps the chunk's adjoints
+//! back through the kernels. Every kernel is one rule of the [`rules`](crate::rules) table, so the
+//! partials are the ones scalar and forward mode use.
+
+use super::tape::Accum;
+use crate::rules::{Binary, Unary};
+use crate::Real;
+use num_complex::Complex;
+use std::rc::Rc;
+
+/// Elements per chunk: a few kilobytes per op, so a chunk's intermediates stay in L1/L2.
+pub(crate) const CHUNK: usize = 256;
+
+/// The most ops one fused node holds; a longer chain is evaluated and starts a new expression.
+pub(crate) const MAX_OPS: usize = 24;
+
+type C<T> = Complex<T>;
+
+fn zero<T: Real>() -> C<T> {
+    Complex::new(T::zero(), T::zero())
+}
+
+/// Where an operand of a kernel comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Src {
+    /// An input array (`Expr::arrays`).
+    Array(usize),
+    /// An input scalar (`Expr::scalars`), broadcast.
+    Scalar(usize),
+    /// The output of an earlier op of the expression.
+    Op(usize),
+}
+
+/// An operand chunk as a kernel reads it.
+#[derive(Clone, Copy)]
+pub(crate) enum Arg<'a, T> {
+    Chunk(&'a [C<T>]),
+    Scalar(C<T>),
+}
+
+/// Where a kernel adds the adjoint of one of its operands: a chunk (elementwise `+=`) or a
+/// scalar (the sum over the chunk).
+pub(crate) enum Adj<'a, T> {
+    Chunk(&'a mut [C<T>]),
+    Scalar(&'a mut C<T>),
+}
+
+/// `out += f(a[i], b[i], c[i])` over a chunk (summed when `out` is a scalar), one tight loop per
+/// combination of chunk and broadcast operands, so the compiler sees plain zipped slices.
+#[inline(always)]
+fn accumulate<T: Real>(
+    a: Arg<'_, T>,
+    b: Arg<'_, T>,
+    c: &[C<T>],
+    out: Adj<'_, T>,
+    f: impl Fn(C<T>, C<T>, C<T>) -> C<T>,
+) {
+    macro_rules! arms {
+        ($x:ident, $y:ident, $iter:expr) => {
+            match out {
+                Adj::Chunk(g) => {
+                    for (g, ($x, $y, c)) in g.iter_mut().zip($iter) {
+                        *g += f($x, $y, c);
+                    }
+                }
+                Adj::Scalar(s) => *s += $iter.fold(zero(), |s, ($x, $y, c)| s + f($x, $y, c)),
+            }
+        };
+    }
+    match (a, b) {
+        (Arg::Chunk(x), Arg::Chunk(y)) => {
+            arms!(x, y, x.iter().zip(y).zip(c).map(|((&x, &y), &c)| (x, y, c)))
+        }
+        (Arg::Chunk(x), Arg::Scalar(y)) => arms!(x, y, x.iter().zip(c).map(|(&x, &c)| (x, y, c))),
+        (Arg::Scalar(x), Arg::Chunk(y)) => arms!(x, y, y.iter().zip(c).map(|(&y, &c)| (x, y, c))),
+        (Arg::Scalar(x), Arg::Scalar(y)) => arms!(x, y, c.iter().map(|&c| (x, y, c))),
+    }
+}
+
+/// One elementwise op over chunks.
+pub(crate) trait Kernel<T: Real> {
+    /// The op's name (for the picture of the graph).
+    fn name(&self) -> &'static str;
+    /// `out[i] = g(a[i], b[i])`.
+    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>]);
+    /// Adds operand `side`'s share of the conjugate cotangent `c`:
+    /// `c_side += conj(∂g/∂side) c + (∂g/∂side̅) conj(c)`.
+    fn backward(
+        &self,
+        side: usize,
+        a: Arg<'_, T>,
+        b: Option<Arg<'_, T>>,
+        c: &[C<T>],
+        out: Adj<'_, T>,
+    );
+}
+
+/// A unary rule of the table as a kernel.
+pub(crate) struct UnaryKernel<R> {
+    pub name: &'static str,
+    pub rule: R,
+    pub holomorphic: bool,
+}
+
+impl<T: Real, R: Fn(C<T>) -> Unary<T>> Kernel<T> for UnaryKernel<R> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: &mut [C<T>]) {
+        match a {
+            Arg::Chunk(x) => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = (self.rule)(x).value;
+                }
+            }
+            Arg::Scalar(x) => out.fill((self.rule)(x).value),
+        }
+    }
+
+    fn backward(
+        &self,
+        _: usize,
+        a: Arg<'_, T>,
+        _: Option<Arg<'_, T>>,
+        c: &[C<T>],
+        out: Adj<'_, T>,
+    ) {
+        let none = Arg::Scalar(zero());
+        if self.holomorphic {
+            accumulate(a, none, c, out, |x, _, c| (self.rule)(x).da.conj() * c);
+        } else {
+            accumulate(a, none, c, out, |x, _, c| {
+                let r = (self.rule)(x);
+                r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj()
+            });
+        }
+    }
+}
+
+/// A binary rule of the table (holomorphic in each argument) as a kernel. `linear`: the partials
+/// do not depend on the values (`+`, `−`), so `fixed` holds them.
+pub(crate) struct BinaryKernel<T, R> {
+    pub name: &'static str,
+    pub rule: R,
+    pub linear: bool,
+    pub fixed: Binary<T>,
+}
+
+impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> Kernel<T> for BinaryKernel<T, R> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>]) {
+        let b = b.expect("binary kernel without a second operand");
+        let f = &self.rule;
+        // The common shapes get loops without a per-element match, so they vectorize.
+        match (a, b) {
+            (Arg::Chunk(x), Arg::Chunk(y)) => {
+                for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
+                    *o = f(x, y).value;
+                }
+            }
+            (Arg::Chunk(x), Arg::Scalar(y)) => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = f(x, y).value;
+                }
+            }
+            (Arg::Scalar(x), Arg::Chunk(y)) => {
+                for (o, &y) in out.iter_mut().zip(y) {
+                    *o = f(x, y).value;
+                }
+            }
+            (Arg::Scalar(x), Arg::Scalar(y)) => out.fill(f(x, y).value),
+        }
+    }
+
+    fn backward(
+        &self,
+        side: usize,
+        a: Arg<'_, T>,
+        b: Option<Arg<'_, T>>,
+        c: &[C<T>],
+        out: Adj<'_, T>,
+    ) {
+        let b = b.expect("binary kernel without a second operand");
+        let none = Arg::Scalar(zero());
+        if self.linear {
+            let g = if side == 0 {
+                self.fixed.da
+            } else {
+                self.fixed.db
+            }
+            .conj();
+            if g == Complex::new(T::one(), T::zero()) {
+                accumulate(none, none, c, out, |_, _, c| c);
+            } else {
+                accumulate(none, none, c, out, |_, _, c| g * c);
+            }
+        } else if side == 0 {
+            accumulate(a, b, c, out, |x, y, c| (self.rule)(x, y).da.conj() * c);
+        } else {
+            accumulate(a, b, c, out, |x, y, c| (self.rule)(x, y).db.conj() * c);
+        }
+    }
+}
+
+/// An input array of an expression: its node (`None` for a constant slice) and values.
+#[derive(Clone)]
+pub(crate) struct ArrayIn<T> {
+    pub id: Option<u32>,
+    pub value: Rc<Vec<C<T>>>,
+}
+
+/// An input scalar: its node (`None` for a constant) and value.
+#[derive(Clone, Copy)]
+pub(crate) struct ScalarIn<T> {
+    pub id: Option<u32>,
+    pub value: C<T>,
+}
+
+/// One op of an expression.
+#[derive(Clone)]
+pub(crate) struct Op<T: Real> {
+    pub kernel: Rc<dyn Kernel<T>>,
+    pub args: [Option<Src>; 2],
+}
+
+/// A lazily evaluated elementwise expression over arrays of one length; its value is the output
+/// of the last op.
+#[derive(Clone)]
+pub(crate) struct Expr<T: Real> {
+    pub arrays: Vec<ArrayIn<T>>,
+    pub scalars: Vec<ScalarIn<T>>,
+    pub ops: Vec<Op<T>>,
+    /// Whether the value is known to be real.
+    pub real: bool,
+    /// The number of elements.
+    pub len: usize,
+}
+
+/// An operand of a new op, as [`Expr::apply`] takes it.
+pub(crate) enum Part<'a, T: Real> {
+    Expr(&'a Rc<Expr<T>>),
+    Array(ArrayIn<T>),
+    Scalar(ScalarIn<T>),
+}
+
+impl<T: Real> Expr<T> {
+    /// The expression `kernel(parts…)`, merging the expressions among `parts` (an expression that
+    /// appears twice, as in `x·x`, is merged once).
+    pub(crate) fn apply(
+        kernel: Rc<dyn Kernel<T>>,
+        parts: &[Part<'_, T>],
+        real: bool,
+        len: usize,
+    ) -> Self {
+        let mut e = Expr {
+            arrays: Vec::new(),
+            scalars: Vec::new(),
+            ops: Vec::new(),
+            real,
+            len,
+        };
+        let mut merged: Vec<(*const Expr<T>, Src)> = Vec::new();
+        let mut args = [None, None];
+        for (k, p) in parts.iter().enumerate() {
+            args[k] = Some(match p {
+                Part::Expr(x) => {
+                    let ptr = Rc::as_ptr(x);
+                    match merged.iter().find(|(p, _)| *p == ptr) {
+                        Some(&(_, s)) => s,
+                        None => {
+                            let s = e.merge(x);
+                            merged.push((ptr, s));
+                            s
+                        }
+                    }
+                }
+                Part::Array(a) => Src::Array(e.add_array(a)),
+                Part::Scalar(s) => {
+                    e.scalars.push(*s);
+                    Src::Scalar(e.scalars.len() - 1)
+                }
+            });
+        }
+        e.ops.push(Op { kernel, args });
+        e
+    }
+
+    fn add_array(&mut self, a: &ArrayIn<T>) -> usize {
+        let same = |b: &ArrayIn<T>| b.id == a.id && Rc::ptr_eq(&b.value, &a.value);
+        match self.arrays.iter().position(same) {
+            Some(k) => k,
+            None => {
+                self.arrays.push(a.clone());
+                self.arrays.len() - 1
+            }
+        }
+    }
+
+    /// Appends the ops of `x`, renumbering its inputs; returns where its value is.
+    fn merge(&mut self, x: &Expr<T>) -> Src {
+        let arrays: Vec<usize> = x.arrays.iter().map(|a| self.add_array(a)).collect();
+        let s0 = self.scalars.len();
+        self.scalars.extend_from_slice(&x.scalars);
+        let o0 = self.ops.len();
+        for op in &x.ops {
+            let map = |s: Option<Src>| {
+                s.map(|s| match s {
+                    Src::Array(k) => Src::Array(arrays[k]),
+                    Src::Scalar(k) => Src::Scalar(s0 + k),
+                    Src::Op(i) => Src::Op(o0 + i),
+                })
+            };
+            self.ops.push(Op {
+                kernel: op.kernel.clone(),
+                args: [map(op.args[0]), map(op.args[1])],
+            });
+        }
+        Src::Op(self.ops.len() - 1)
+    }
+
+    /// The name of the node this expression becomes: its op's for a single op, else `fused`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self.ops.as_slice() {
+            [op] => op.kernel.name(),
+            _ => "fused",
+        }
+    }
+
+    /// The tape nodes this expression reads (each once): arrays first, then scalars.
+    pub(crate) fn inputs(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = Vec::new();
+        let all = self
+            .arrays
+            .iter()
+            .map(|a| a.id)
+            .chain(self.scalars.iter().map(|s| s.id));
+        for id in all.flatten() {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
+    fn arg<'a>(&'a self, s: Src, lo: usize, n: usize, vals: &'a [C<T>]) -> Arg<'a, T> {
+        match s {
+            Src::Array(k) => Arg::Chunk(&self.arrays[k].value[lo..lo + n]),
+            Src::Scalar(k) => Arg::Scalar(self.scalars[k].value),
+            Src::Op(i) => Arg::Chunk(&vals[i * CHUNK..i * CHUNK + n]),
+        }
+    }
+
+    /// Runs ops `0..upto` on the chunk at `lo` of length `n`, op `i`'s values in
+    /// `vals[i·CHUNK..]`.
+    fn forward_chunk(&self, lo: usize, n: usize, upto: usize, vals: &mut [C<T>]) {
+        for (j, op) in self.ops[..upto].iter().enumerate() {
+            let (done, rest) = vals.split_at_mut(j * CHUNK);
+            let a = self.arg(op.args[0].expect("op without operand"), lo, n, done);
+            let b = op.args[1].map(|s| self.arg(s, lo, n, done));
+            op.kernel.forward(a, b, &mut rest[..n]);
+        }
+    }
+
+    /// Scratch for the values of every op on one chunk.
+    fn scratch(&self) -> Vec<C<T>> {
+        vec![zero(); self.ops.len() * CHUNK]
+    }
+
+    /// The values, into `out` (emptied first).
+    pub(crate) fn values(&self, mut out: Vec<C<T>>) -> Vec<C<T>> {
+        out.clear();
+        out.resize(self.len, zero());
+        let mut vals = self.scratch();
+        let last = self.ops.len() - 1;
+        for lo in (0..self.len).step_by(CHUNK) {
+            let n = CHUNK.min(self.len - lo);
+            self.forward_chunk(lo, n, last, &mut vals);
+            let op = &self.ops[last];
+            let a = self.arg(op.args[0].expect("op without operand"), lo, n, &vals);
+            let b = op.args[1].map(|s| self.arg(s, lo, n, &vals));
+            op.kernel.forward(a, b, &mut out[lo..lo + n]);
+        }
+        out
+    }
+
+    /// `Σ` of the values, without storing them (chunk sums added in order, so the result does not
+    /// depend on how chunks are scheduled).
+    pub(crate) fn sum(&self) -> C<T> {
+        let mut vals = self.scratch();
+        let last = self.ops.len() - 1;
+        let mut total = zero();
+        for lo in (0..self.len).step_by(CHUNK) {
+            let n = CHUNK.min(self.len - lo);
+            self.forward_chunk(lo, n, self.ops.len(), &mut vals);
+            total += vals[last * CHUNK..last * CHUNK + n]
+                .iter()
+                .fold(zero(), |s, &x| s + x);
+        }
+        total
+    }
+
+    /// The VJP: from the conjugate cotangent of the value (`seed`: an array, or a scalar for a
+    /// fused sum, broadcast) adds those of the inputs into `acc`, whose input `k` is
+    /// `self.inputs()[k]`.
+    pub(crate) fn backward(&self, seed: Seed<T>, acc: &mut Accum<'_, T>) {
+        let ids = self.inputs();
+        let slot = |id: Option<u32>| id.and_then(|id| ids.iter().position(|&x| x == id));
+        let array_slot: Vec<Option<usize>> = self
+            .arrays
+            .iter()
+            .map(|a| slot(a.id).filter(|&k| acc.wants(k)))
+            .collect();
+        let scalar_slot: Vec<Option<usize>> = self
+            .scalars
+            .iter()
+            .map(|s| slot(s.id).filter(|&k| acc.wants(k)))
+            .collect();
+        // The first array input that wants an adjoint gets a buffer of its own, written chunk by
+        // chunk (in place over the seed when there is one) and handed over whole at the end.
+        let own = array_slot.iter().position(Option::is_some);
+        let own_slot = own.and_then(|k| array_slot[k]);
+        let mut owned: Vec<C<T>> = match (&seed, own) {
+            (_, None) => Vec::new(),
+            (Seed::Array(_), Some(_)) => Vec::new(),
+            (Seed::Scalar(_), Some(_)) => acc.buffer(self.len),
+        };
+        let (mut seed_arr, seed_c) = match seed {
+            Seed::Array(v) => (Some(v), zero()),
+            Seed::Scalar(c) => (None, c),
+        };
+        let mut scalar_adj = vec![zero(); self.scalars.len()];
+        let mut vals = self.scratch();
+        let mut adj = self.scratch();
+        let mut mine = [zero(); CHUNK];
+        let last = self.ops.len() - 1;
+        for lo in (0..self.len).step_by(CHUNK) {
+            let n = CHUNK.min(self.len - lo);
+            self.forward_chunk(lo, n, last, &mut vals);
+            for a in adj[..last * CHUNK].iter_mut() {
+                *a = zero();
+            }
+            match &seed_arr {
+                Some(c) => adj[last * CHUNK..last * CHUNK + n].copy_from_slice(&c[lo..lo + n]),
+                None => adj[last * CHUNK..last * CHUNK + n].fill(seed_c),
+            }
+            mine[..n].fill(zero());
+            for j in (0..=last).rev() {
+                let op = &self.ops[j];
+                let (before, cur) = adj.split_at_mut(j * CHUNK);
+                let c = &cur[..n];
+                let a = self.arg(op.args[0].expect("op without operand"), lo, n, &vals);
+                let b = op.args[1].map(|s| self.arg(s, lo, n, &vals));
+                for (side, src) in op.args.iter().enumerate() {
+                    let Some(src) = *src else { continue };
+                    let target = match src {
+                        Src::Op(i) => Adj::Chunk(&mut before[i * CHUNK..i * CHUNK + n]),
+                        Src::Array(k) if Some(k) == own => Adj::Chunk(&mut mine[..n]),
+                        Src::Array(k) => match array_slot[k] {
+                            Some(s) => match acc.array(s) {
+                                Some(g) => Adj::Chunk(&mut g[lo..lo + n]),
+                                None => continue,
+                            },
+                            None => continue,
+                        },
+                        Src::Scalar(k) => match scalar_slot[k] {
+                            Some(_) => Adj::Scalar(&mut scalar_adj[k]),
+                            None => continue,
+                        },
+                    };
+                    op.kernel.backward(side, a, b, c, target);
+                }
+            }
+            if own.is_some() {
+                match seed_arr.as_mut() {
+                    Some(v) => v[lo..lo + n].copy_from_slice(&mine[..n]),
+                    None => owned.extend_from_slice(&mine[..n]),
+                }
+            }
+        }
+        for (k, s) in scalar_slot.iter().enumerate() {
+            if let Some(g) = s.and_then(|s| acc.scalar(s)) {
+                *g += scalar_adj[k];
+            }
+        }
+        if let Some(s) = own_slot {
+            acc.give(s, seed_arr.unwrap_or(owned));
+        }
+    }
+}
+
+/// The conjugate cotangent a fused node receives: an array (a materialized expression) or a
+/// scalar (a fused sum).
+pub(crate) enum Seed<T> {
+    Array(Vec<C<T>>),
+    Scalar(C<T>),
+}

@@ -1,0 +1,223 @@
+//! Fusion of elementwise array ops (`src/reverse/fused.rs`): pending chains, their sums, fan-out,
+//! scalar operands, constants, chains longer than one fused node holds, and lengths that are not
+//! a multiple of the chunk, all against the same expression on scalar `Var`s element by element
+//! (the scalar tape applies the same rules one node per op).
+
+mod common;
+use common::Lcg;
+use wirtinger::prelude::*;
+
+/// A random elementwise expression over two arrays `a`, `b`, a scalar variable `s` and a constant
+/// array `k`.
+#[derive(Clone, Debug)]
+enum E {
+    A,
+    B,
+    S,
+    K,
+    Exp(Box<E>),
+    Sin(Box<E>),
+    Conj(Box<E>),
+    NormSqr(Box<E>),
+    Powi(Box<E>),
+    Add(Box<E>, Box<E>),
+    Sub(Box<E>, Box<E>),
+    Mul(Box<E>, Box<E>),
+    /// `l / (1.5 + |r|²)`: a division that stays away from 0.
+    Div(Box<E>, Box<E>),
+    /// `x · 0.5 + 0.25i`: constants on both sides.
+    Affine(Box<E>),
+}
+
+fn gen(rng: &mut Lcg, depth: u32) -> E {
+    let pick = (rng.next() * 0.5 + 0.5) * if depth == 0 { 4.0 } else { 14.0 };
+    let sub = |rng: &mut Lcg| Box::new(gen(rng, depth.saturating_sub(1)));
+    match pick as u32 {
+        0 => E::A,
+        1 => E::B,
+        2 => E::S,
+        3 => E::K,
+        4 => E::Exp(sub(rng)),
+        5 => E::Sin(sub(rng)),
+        6 => E::Conj(sub(rng)),
+        7 => E::NormSqr(sub(rng)),
+        8 => E::Powi(sub(rng)),
+        9 => E::Add(sub(rng), sub(rng)),
+        10 => E::Sub(sub(rng), sub(rng)),
+        11 => E::Mul(sub(rng), sub(rng)),
+        12 => E::Div(sub(rng), sub(rng)),
+        _ => E::Affine(sub(rng)),
+    }
+}
+
+/// Evaluates `e` on arrays, sharing the value of each distinct subtree (`cache` keyed by the
+/// subtree's debug string) so repeated subexpressions fan out.
+fn on_arrays<'t>(
+    e: &E,
+    leaves: &(VarArray<'t>, VarArray<'t>, Var<'t>, Vec<Complex64>),
+    cache: &mut Vec<(String, VarArray<'t>)>,
+) -> VarArray<'t> {
+    let key = format!("{e:?}");
+    if let Some((_, v)) = cache.iter().find(|(k, _)| *k == key) {
+        return v.clone();
+    }
+    let (a, b, s, k) = leaves;
+    let mut go = |x: &E| on_arrays(x, leaves, cache);
+    let v = match e {
+        E::A => a.clone(),
+        E::B => b * 1.0,
+        E::S => a * 0.0 + *s,
+        E::K => a * 0.0 + k.as_slice(),
+        E::Exp(x) => go(x).exp(),
+        E::Sin(x) => go(x).sin(),
+        E::Conj(x) => go(x).conj(),
+        E::NormSqr(x) => go(x).norm_sqr(),
+        E::Powi(x) => go(x).powi(2),
+        E::Add(x, y) => go(x) + go(y),
+        E::Sub(x, y) => go(x) - go(y),
+        E::Mul(x, y) => go(x) * go(y),
+        E::Div(x, y) => {
+            let l = go(x);
+            l / (go(y).norm_sqr() + 1.5)
+        }
+        E::Affine(x) => go(x) * 0.5 + c64(0.0, 0.25),
+    };
+    cache.push((key, v.clone()));
+    v
+}
+
+/// The same on scalars.
+fn on_scalars<'t>(e: &E, a: Var<'t>, b: Var<'t>, s: Var<'t>, k: Complex64) -> Var<'t> {
+    let go = |x: &E| on_scalars(x, a, b, s, k);
+    match e {
+        E::A => a,
+        E::B => b * 1.0,
+        E::S => a * 0.0 + s,
+        E::K => a * 0.0 + k,
+        E::Exp(x) => go(x).exp(),
+        E::Sin(x) => go(x).sin(),
+        E::Conj(x) => go(x).conj(),
+        E::NormSqr(x) => go(x).norm_sqr(),
+        E::Powi(x) => go(x).powi(2),
+        E::Add(x, y) => go(x) + go(y),
+        E::Sub(x, y) => go(x) - go(y),
+        E::Mul(x, y) => go(x) * go(y),
+        E::Div(x, y) => go(x) / (go(y).norm_sqr() + 1.5),
+        E::Affine(x) => go(x) * 0.5 + c64(0.0, 0.25),
+    }
+}
+
+fn close(x: Complex64, y: Complex64, what: &str) {
+    let tol = 1e-11 * (1.0 + y.norm());
+    assert!(
+        (x - y).norm() <= tol || (x.is_nan() && y.is_nan()),
+        "{what}: {x} vs {y}"
+    );
+}
+
+/// `L = Σ|e|² + Re Σ e·w` (real) and `Σ e·w` (complex) through fused arrays and through scalars.
+fn check(e: &E, n: usize, seed: u64, materialize: bool) {
+    let mut rng = Lcg(seed);
+    let (av, bv, kv, wv) = (rng.vec(n), rng.vec(n), rng.vec(n), rng.vec(n));
+    let sv = rng.c();
+    let tape = Tape::new();
+    let (a, b, s) = (
+        tape.vector(av.clone()),
+        tape.vector(bv.clone()),
+        tape.var(sv),
+    );
+    let leaves = (a.clone(), b.clone(), s, kv.clone());
+    let x = on_arrays(e, &leaves, &mut Vec::new());
+    if materialize {
+        let _ = x.value();
+    }
+    let real = x.norm_sqr_sum() + (&x * wv.as_slice()).sum().re();
+    let complex = (&x * wv.as_slice()).sum();
+    let (gr, gc) = (real.backward(), complex.backward());
+
+    let st = Tape::new();
+    let (sa, sb) = (st.vector(av.clone()), st.vector(bv.clone()));
+    let ss = st.var(sv);
+    let mut lr = st.real_constant(0.0);
+    let mut lc = st.constant(c64(0.0, 0.0));
+    for i in 0..n {
+        let xi = on_scalars(e, sa.get(&[i]), sb.get(&[i]), ss, kv[i]);
+        lr += xi.norm_sqr() + (xi * wv[i]).re();
+        lc += xi * wv[i];
+    }
+    close(real.value(), lr.value(), "real loss");
+    close(complex.value(), lc.value(), "complex loss");
+    let (hr, hc) = (lr.backward(), lc.backward());
+    for (what, fused, scalar) in [
+        ("grad a", gr.grad(&a), hr.grad(&sa)),
+        ("grad b", gr.grad(&b), hr.grad(&sb)),
+        ("dz a", gc.dz(&a), hc.dz(&sa)),
+        ("dzbar a", gc.dzbar(&a), hc.dzbar(&sa)),
+        ("dzbar b", gc.dzbar(&b), hc.dzbar(&sb)),
+    ] {
+        for i in 0..n {
+            close(fused[i], scalar[i], &format!("{what}[{i}] of {e:?}"));
+        }
+    }
+    close(gr.grad(&s), hr.grad(&ss), "grad s");
+    close(gc.dz(&s), hc.dz(&ss), "dz s");
+    close(gc.dzbar(&s), hc.dzbar(&ss), "dzbar s");
+}
+
+#[test]
+fn random_fused_expressions_equal_the_scalar_tape() {
+    let mut rng = Lcg(42);
+    for case in 0..60 {
+        let e = gen(&mut rng, 4);
+        // Lengths around the chunk size (256) and not multiples of it.
+        let n = [1, 7, 255, 256, 257, 600][case % 6];
+        check(&e, n, case as u64, case % 3 == 0);
+    }
+}
+
+#[test]
+fn a_chain_longer_than_one_fused_node_holds() {
+    // 3 ops per step, 40 steps: several fused nodes in a row.
+    let mut e = E::A;
+    for k in 0..40 {
+        e = match k % 3 {
+            0 => E::Affine(Box::new(E::Sin(Box::new(e)))),
+            1 => E::Mul(Box::new(e), Box::new(E::S)),
+            _ => E::Add(Box::new(E::Conj(Box::new(e))), Box::new(E::B)),
+        };
+    }
+    check(&e, 300, 5, false);
+}
+
+#[test]
+fn fan_out_of_a_pending_expression() {
+    // x used four times: x·x + sin(x)·conj(x).
+    let x = E::Exp(Box::new(E::Mul(Box::new(E::A), Box::new(E::B))));
+    let e = E::Add(
+        Box::new(E::Mul(Box::new(x.clone()), Box::new(x.clone()))),
+        Box::new(E::Mul(
+            Box::new(E::Sin(Box::new(x.clone()))),
+            Box::new(E::Conj(Box::new(x))),
+        )),
+    );
+    check(&e, 513, 9, false);
+    check(&e, 513, 9, true);
+}
+
+#[test]
+fn a_fused_loss_records_one_node_and_stores_no_intermediate_array() {
+    let tape = Tape::new();
+    let u = tape.array(vec![c64(0.3, -0.2); 1000], &[10, 100]);
+    let t = tape.real_constant_array(vec![0.5; 1000], &[10, 100]);
+    let n = tape.len();
+    let l = (u.norm_sqr() - &t).powi(2).sum();
+    assert_eq!(tape.len(), n + 1);
+    assert_eq!(tape.memory().values, 2 * 1000 * 16);
+    // (0.13 − 0.5)² per element.
+    assert!((l.value().re - 1000.0 * 0.37f64.powi(2)).abs() < 1e-9);
+    assert_eq!(l.value().im, 0.0);
+    let g = l.backward().grad(&u);
+    // 2∂/∂ū of (|u|² − t)² = 4(|u|² − t)u.
+    let want = c64(0.3, -0.2) * (4.0 * (0.13 - 0.5));
+    assert!(g.iter().all(|x| (x - want).norm() < 1e-12));
+}
