@@ -28,6 +28,9 @@ use wirtinger::fft::{Direction, FftPlans};
 use wirtinger::optim::{Lbfgs, Minimize, Params};
 use wirtinger::prelude::*;
 
+mod support;
+use support::{Colormap, Plot, Series};
+
 /// The size of the problem and the iteration budgets.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -203,22 +206,37 @@ fn errors(f: &[Complex64], t: &[f64]) -> (f64, f64) {
 fn gerchberg_saxton(phi: &[f64], t: &[f64], n: usize, iterations: usize) -> (Vec<f64>, Vec<f64>) {
     let plans = FftPlans::global();
     let sqrt_t: Vec<f64> = t.iter().map(|t| t.sqrt()).collect();
+    let t_norm = t.iter().map(|t| t * t).sum::<f64>().sqrt();
     let mut u: Vec<Complex64> = phi.iter().map(|&p| Complex64::cis(p)).collect();
     let mut history = Vec::with_capacity(iterations + 1);
+    // `z / |z|` keeps the phase of `z` (and makes 0 into 1: any phase will do there).
+    let unit = |z: Complex64| {
+        let a = z.norm();
+        if a > 0.0 {
+            z / a
+        } else {
+            c64(1.0, 0.0)
+        }
+    };
     for k in 0..=iterations {
         plans.transform(&mut u, &[n, n], &[0, 1], Direction::Forward, Norm::Ortho);
-        history.push(errors(&u, t).0);
+        let misfit: f64 = u
+            .iter()
+            .zip(t)
+            .map(|(f, t)| (f.norm_sqr() - t).powi(2))
+            .sum();
+        history.push(misfit.sqrt() / t_norm);
         if k == iterations {
             break;
         }
         // Far field: keep the phase, impose the target amplitude.
         for (f, &a) in u.iter_mut().zip(&sqrt_t) {
-            *f = Complex64::from_polar(a, f.arg());
+            *f = unit(*f) * a;
         }
         plans.transform(&mut u, &[n, n], &[0, 1], Direction::Inverse, Norm::Ortho);
         // Hologram plane: keep the phase, impose the unit amplitude.
         for z in u.iter_mut() {
-            *z = Complex64::cis(z.arg());
+            *z = unit(*z);
         }
     }
     plans.transform(&mut u, &[n, n], &[0, 1], Direction::Inverse, Norm::Ortho);
@@ -275,7 +293,7 @@ pub fn run(cfg: &Config, out: Option<&Path>) -> Report {
         Some(dir) => pictures(
             dir,
             n,
-            &shown,
+            &target,
             &gs_field,
             &lbfgs_field,
             &lbfgs_phi,
@@ -302,25 +320,62 @@ pub fn run(cfg: &Config, out: Option<&Path>) -> Report {
     }
 }
 
-/// Writes the pictures; returns their paths.
+/// Writes the pictures; returns their paths. Far fields are shown with the zero frequency in the
+/// centre (`fftshift`), both reconstructions on the target's colour scale.
 #[allow(clippy::too_many_arguments)]
 fn pictures(
-    _dir: &Path,
-    _n: usize,
-    _target: &[f64],
-    _gs_field: &[Complex64],
-    _lbfgs_field: &[Complex64],
-    _lbfgs_phi: &[f64],
-    _gs_history: &[f64],
-    _lbfgs_history: &[f64],
+    dir: &Path,
+    n: usize,
+    target: &[f64],
+    gs_field: &[Complex64],
+    lbfgs_field: &[Complex64],
+    lbfgs_phi: &[f64],
+    gs_history: &[f64],
+    lbfgs_history: &[f64],
 ) -> Vec<PathBuf> {
-    let _ = fftshift;
-    Vec::new()
+    let fail =
+        |e: std::io::Error| panic!("holography: writing a picture into {}: {e}", dir.display());
+    let hi = target.iter().copied().fold(0.0, f64::max);
+    let intensity =
+        |f: &[Complex64]| fftshift(&f.iter().map(|z| z.norm_sqr()).collect::<Vec<_>>(), n);
+    let mut written = Vec::new();
+    let mut image = |name: &str, values: &[f64]| {
+        let path = dir.join(name);
+        support::save_image_range(&path, values, n, n, Colormap::Inferno, 0.0, hi)
+            .unwrap_or_else(fail);
+        written.push(path);
+    };
+    image("target.png", &fftshift(target, n));
+    image("gerchberg_saxton.png", &intensity(gs_field));
+    image("lbfgs.png", &intensity(lbfgs_field));
+    let path = dir.join("lbfgs_phase.png");
+    support::save_phase(&path, lbfgs_phi, n, n).unwrap_or_else(fail);
+    written.push(path);
+    let plot = Plot {
+        log_y: true,
+        series: vec![
+            Series::from_values("Gerchberg–Saxton", gs_history),
+            Series::from_values(
+                "L-BFGS",
+                &lbfgs_history.iter().map(|l| l.sqrt()).collect::<Vec<_>>(),
+            ),
+        ],
+        ..Plot::new(
+            format!("Phase-only hologram, {n}×{n}: error per iteration"),
+            "iteration",
+            "E = ‖|F|² − T‖ / ‖T‖",
+        )
+    };
+    let path = dir.join("error.png");
+    support::save_plot(&path, &plot).unwrap_or_else(fail);
+    written.push(path);
+    written
 }
 
 fn main() {
     let cfg = Config::full();
-    let out = PathBuf::from("target/wirtinger-examples/holography");
+    let out =
+        support::output_dir("holography").expect("holography: cannot create the output directory");
     let r = run(&cfg, Some(&out));
     println!(
         "phase-only hologram, {n}×{n} phases, target: a ring and \"CR\"",

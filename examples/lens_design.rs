@@ -39,11 +39,15 @@
 //! the target plane before and after (with the spots circled), and the loss per iteration.
 
 use std::f64::consts::PI;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wirtinger::fft::{Direction, FftPlans};
 use wirtinger::optim::{Lbfgs, Minimize, Params};
 use wirtinger::prelude::*;
+
+mod support;
+use support::{Colormap, Plot, Series};
 
 /// The optical system and the iteration budget (lengths in metres).
 #[derive(Clone, Debug)]
@@ -243,10 +247,18 @@ pub fn run(cfg: &Config, out: Option<&Path>) -> Report {
     let spots = [as_complex(&sys.spots[0]), as_complex(&sys.spots[1])];
     let mut params = Params::new();
     let phi = params.real_array(flat.clone(), &[n, n]);
+    // The fractions after each iteration, for the plot (two more FFTs per iteration).
+    let mut track = vec![before];
     let fit = Minimize::new(Lbfgs::new())
         .max_iters(cfg.max_iterations)
         .gtol(1e-9)
         .ftol(1e-10)
+        .callback(|it| {
+            if out.is_some() {
+                track.push(sys.fractions(&it.params.real_values(phi)));
+            }
+            ControlFlow::Continue(())
+        })
         .run(params, |p| {
             let u = p.array(phi).cis() * &aperture;
             let intensity = (u.fft2() * &sys.transfer).ifft2().abs2();
@@ -258,7 +270,7 @@ pub fn run(cfg: &Config, out: Option<&Path>) -> Report {
     let after = sys.fractions(&mask);
 
     let pictures = match out {
-        Some(dir) => pictures(dir, cfg, &sys, &mask, &fit.history),
+        Some(dir) => pictures(dir, &sys, &mask, &track),
         None => Vec::new(),
     };
     Report {
@@ -273,20 +285,83 @@ pub fn run(cfg: &Config, out: Option<&Path>) -> Report {
     }
 }
 
-/// Writes the pictures; returns their paths.
-fn pictures(
-    _dir: &Path,
-    _cfg: &Config,
-    _sys: &System,
-    _mask: &[f64],
-    _history: &[f64],
-) -> Vec<PathBuf> {
-    Vec::new()
+/// The central `n/2 × n/2` of an `n × n` field, where the light is.
+fn crop<T: Copy>(field: &[T], n: usize) -> Vec<T> {
+    let (m, o) = (n / 2, n / 4);
+    (0..m)
+        .flat_map(|i| field[(i + o) * n + o..(i + o) * n + o + m].iter().copied())
+        .collect()
+}
+
+/// Writes the pictures; returns their paths. Fields are shown over the central half of the window
+/// (where the aperture and the spots are). The spot outlines are drawn as NaN pixels, which the
+/// picture module paints in a colour the intensity map never uses (cyan).
+fn pictures(dir: &Path, sys: &System, mask: &[f64], track: &[[f64; 2]]) -> Vec<PathBuf> {
+    let (n, m) = (sys.n, sys.n / 2);
+    let fail =
+        |e: std::io::Error| panic!("lens_design: writing a picture into {}: {e}", dir.display());
+    let mut written = Vec::new();
+    // The mask as a complex transmission A·e^{iφ}: hue = phase, black outside the aperture.
+    let transmission: Vec<Complex64> = mask
+        .iter()
+        .zip(&sys.aperture)
+        .map(|(&p, &a)| Complex64::from_polar(a, p))
+        .collect();
+    let path = dir.join("mask.png");
+    support::save_complex(&path, &crop(&transmission, n), m, m).unwrap_or_else(fail);
+    written.push(path);
+    // Pixels just outside a spot: in no spot, with a neighbour in one.
+    let in_spot = |i: usize, j: usize| sys.spots.iter().any(|m| m[i * n + j] > 0.0);
+    let outline: Vec<bool> = (0..n * n)
+        .map(|k| {
+            let (i, j) = (k / n, k % n);
+            !in_spot(i, j)
+                && [(0, 1), (2, 1), (1, 0), (1, 2)].iter().any(|&(di, dj)| {
+                    let (a, b) = ((i + di).wrapping_sub(1), (j + dj).wrapping_sub(1));
+                    a < n && b < n && in_spot(a, b)
+                })
+        })
+        .collect();
+    for (name, phi) in [
+        ("intensity_before.png", &vec![0.0; n * n][..]),
+        ("intensity_after.png", mask),
+    ] {
+        let intensity: Vec<f64> = sys
+            .propagate(phi)
+            .iter()
+            .zip(&outline)
+            .map(|(u, &edge)| if edge { f64::NAN } else { u.norm_sqr() })
+            .collect();
+        let path = dir.join(name);
+        support::save_image(&path, &crop(&intensity, n), m, m, Colormap::Inferno)
+            .unwrap_or_else(fail);
+        written.push(path);
+    }
+    let series = |label: &str, f: &dyn Fn(&[f64; 2]) -> f64| {
+        Series::from_values(label, &track.iter().map(f).collect::<Vec<_>>())
+    };
+    let plot = Plot {
+        series: vec![
+            series("both spots", &|p| p[0] + p[1]),
+            series("spot 1", &|p| p[0]),
+            series("spot 2", &|p| p[1]),
+        ],
+        ..Plot::new(
+            "Lens design: fraction of the power in the spots",
+            "L-BFGS iteration",
+            "fraction of the power",
+        )
+    };
+    let path = dir.join("power.png");
+    support::save_plot(&path, &plot).unwrap_or_else(fail);
+    written.push(path);
+    written
 }
 
 fn main() {
     let cfg = Config::full();
-    let out = PathBuf::from("target/wirtinger-examples/lens_design");
+    let out = support::output_dir("lens_design")
+        .expect("lens_design: cannot create the output directory");
     let r = run(&cfg, Some(&out));
     println!(
         "lens design: λ = {:.0} nm, {n}×{n} pixels of {:.0} µm, aperture radius {:.3} mm, d = {:.0} mm, \
