@@ -56,6 +56,8 @@
 //!   [`VarArray`](reverse::VarArray), reverse mode over scalars, arrays and FFTs; one backward pass
 //!   per output.
 //! - [`fft`]: numpy-compatible FFT scaling ([`Norm`]) and the plan cache behind the array FFTs.
+//! - [`optim`]: gradient descent, Adam and L-BFGS over complex and real parameters, and the
+//!   [`Minimize`](optim::Minimize) driver.
 //! - [`check`]: finite-difference Wirtinger derivatives and assertions for your own code.
 //!
 //! Everything is generic over `f32` and `f64` through [`Real`], with `f64` the default.

@@ -2,30 +2,14 @@
 //! the strong Wolfe conditions at every L-BFGS step, Adam's phase invariance, the stopping rules,
 //! real parameters staying real, and the errors.
 
+mod common;
+use common::Lcg;
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 use wirtinger::optim::{
     Adam, GradientDescent, Lbfgs, Leaves, Minimize, Minimum, Optimizer, Params, Progress, Stop,
 };
 use wirtinger::prelude::*;
-
-/// A small deterministic generator (64-bit LCG), uniform in [-1, 1).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-    }
-    fn c(&mut self) -> Complex64 {
-        c64(self.next(), self.next())
-    }
-    fn cs(&mut self, n: usize) -> Vec<Complex64> {
-        (0..n).map(|_| self.c()).collect()
-    }
-}
 
 fn close(a: &[Complex64], b: &[Complex64], tol: f64) -> bool {
     a.iter().zip(b).all(|(a, b)| (a - b).norm() <= tol)
@@ -42,9 +26,9 @@ struct Mix {
 impl Mix {
     fn new(rng: &mut Lcg) -> Self {
         Mix {
-            z0: rng.cs(5),
+            z0: rng.vec(5),
             s0: rng.c(),
-            q0: rng.cs(3),
+            q0: rng.vec(3),
         }
     }
 
@@ -148,8 +132,8 @@ fn least_squares(
     m: usize,
     n: usize,
 ) -> (Vec<Complex64>, Vec<Complex64>, Vec<Complex64>) {
-    let a = rng.cs(m * n);
-    let b = rng.cs(m);
+    let a = rng.vec(m * n);
+    let b = rng.vec(m);
     let mut g = vec![c64(0.0, 0.0); n * (n + 1)];
     for i in 0..n {
         for j in 0..n {
@@ -281,7 +265,7 @@ fn rosenbrock<'t>(p: &Leaves<'t>, z: wirtinger::optim::Array, n: usize) -> Var<'
 fn every_accepted_lbfgs_step_meets_the_strong_wolfe_conditions() {
     let n = 6;
     // Start in the basin of the global minimum z = (1, …, 1); the loss has other stationary points.
-    let z0: Vec<Complex64> = Lcg(3).cs(n).iter().map(|z| 1.0 + 0.6 * z).collect();
+    let z0: Vec<Complex64> = Lcg(3).vec(n).iter().map(|z| 1.0 + 0.6 * z).collect();
     let mut p = Params::new();
     let z = p.array(z0.clone(), &[n]);
     // The start, evaluated on a tape of our own.

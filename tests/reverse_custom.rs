@@ -2,6 +2,8 @@
 //! `check::test_vjp` and finite differences of whole losses, a non-holomorphic custom rule, and
 //! `Var::chain` / `chain2` / `chain_real` against the rules table.
 
+mod common;
+use common::Lcg;
 use wirtinger::check;
 use wirtinger::forward;
 use wirtinger::prelude::*;
@@ -69,30 +71,6 @@ fn solve_on_tape<'t>(a: &VarArray<'t>, b: &VarArray<'t>) -> VarArray<'t> {
         let (c_a, c_b) = solve_vjp(&av, &xv, c_x);
         vec![c_a, c_b]
     })
-}
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-    }
-    fn c(&mut self) -> C {
-        c64(self.next(), self.next())
-    }
-    fn vec(&mut self, n: usize) -> Vec<C> {
-        (0..n).map(|_| self.c()).collect()
-    }
-    /// A well-conditioned n×n matrix: random plus 3 on the diagonal.
-    fn matrix(&mut self, n: usize) -> Vec<C> {
-        (0..n * n)
-            .map(|k| self.c() + if k / n == k % n { c64(3.0, 0.5) } else { ZERO })
-            .collect()
-    }
 }
 
 fn assert_vec_close(a: &[C], b: &[C], rtol: f64, what: &str) {

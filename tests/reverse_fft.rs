@@ -2,6 +2,8 @@
 //! adjoint of the dense matrix (dot-product test), FFT losses against finite differences, and the
 //! complex-output derivatives `∂f/∂u = Aᵀ c`, `∂f/∂ū = 0`.
 
+mod common;
+use common::Lcg;
 use std::f64::consts::PI;
 use wirtinger::check;
 use wirtinger::prelude::*;
@@ -9,25 +11,6 @@ use wirtinger::prelude::*;
 type C = Complex64;
 
 const ZERO: C = c64(0.0, 0.0);
-
-/// A small deterministic generator of well-spread complex numbers in the unit square.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-    }
-    fn c(&mut self) -> C {
-        c64(self.next(), self.next())
-    }
-    fn vec(&mut self, n: usize) -> Vec<C> {
-        (0..n).map(|_| self.c()).collect()
-    }
-}
 
 const SHAPES: &[&[usize]] = &[
     &[1],

@@ -7,9 +7,9 @@
 //! with `#[path = "../examples/holography.rs"] mod holography;`: a file loaded through `#[path]`
 //! looks for its own submodules beside itself, so the example's plain `mod support;` still
 //! finds this file. Such a test puts `#[allow(dead_code)]` on that `mod` (the example's `main`
-//! is unused there) and loads neither this file nor a second example besides it, or else adds
-//! `#![allow(clippy::duplicate_mod)]`: each load compiles this file once more, which clippy
-//! reports.
+//! is unused there). It should load one example and nothing else of `examples/`: every further
+//! load (a second example, or this file directly) compiles this file once more, which clippy
+//! denies as `duplicate_mod` unless the test says `#![allow(clippy::duplicate_mod)]`.
 //!
 //! Everything is pure Rust: [`png`] encodes, `plotters` draws plots into an in-memory buffer, and
 //! text is set in the subset of DejaVu Sans shipped in `fonts/` (no system fonts, no C library).

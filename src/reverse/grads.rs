@@ -1,6 +1,6 @@
 //! [`Gradients`]: the result of a backward pass, and the [`Leaf`] trait that reads it.
 
-use super::tape::{Adjoints, Kind, Tape};
+use super::tape::{Adjoints, Kind, MemoryUsage, Tape};
 use super::{Var, VarArray};
 use crate::Real;
 use num_complex::Complex;
@@ -36,6 +36,8 @@ pub struct Gradients<T: Real = f64> {
     /// Adjoints of the pass on `Re out` (`∂Re out/∂b̄`), and on `Im out` for a complex output.
     re: Adjoints<T>,
     im: Option<Adjoints<T>>,
+    /// The tape's memory at the backward pass.
+    tape_memory: MemoryUsage,
 }
 
 impl<T: Real> Gradients<T> {
@@ -50,8 +52,34 @@ impl<T: Real> Gradients<T> {
             output,
             real_output: im.is_none(),
             len: tape.len(),
+            tape_memory: tape.memory(),
             re,
             im,
+        }
+    }
+
+    /// The bytes this gradient needed: the tape's graph and values at the backward pass and the
+    /// peak of the adjoints during it.
+    ///
+    /// ```
+    /// use wirtinger::prelude::*;
+    ///
+    /// let tape = Tape::new();
+    /// let u = tape.vector(vec![c64(1.0, 0.0); 1024]);
+    /// let g = u.fft().norm_sqr_sum().backward();
+    /// let m = g.memory();
+    /// // Values: u and F u, 16 bytes per element each.
+    /// assert_eq!(m.values, 2 * 1024 * 16);
+    /// assert!(m.adjoints >= 1024 * 16 && m.total() < 5 * 1024 * 16);
+    /// ```
+    pub fn memory(&self) -> MemoryUsage {
+        let peak = self
+            .re
+            .peak_bytes
+            .max(self.im.as_ref().map_or(0, |a| a.peak_bytes));
+        MemoryUsage {
+            adjoints: peak,
+            ..self.tape_memory
         }
     }
 

@@ -40,5 +40,5 @@ mod var;
 
 pub use array::VarArray;
 pub use grads::{Gradients, Leaf, Which};
-pub use tape::{release_buffers, Tape};
+pub use tape::{release_buffers, MemoryUsage, Tape};
 pub use var::Var;

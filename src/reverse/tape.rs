@@ -95,6 +95,8 @@ pub struct Accum<'a, T: Real> {
     extras: &'a [Extra<T>],
     scalars: &'a mut [Complex<T>],
     arrays: &'a mut [Option<Vec<Complex<T>>>],
+    /// Elements of adjoint arrays alive now, for [`MemoryUsage`].
+    live: &'a mut usize,
 }
 
 impl<'a, T: Real> Accum<'a, T> {
@@ -111,7 +113,9 @@ impl<'a, T: Real> Accum<'a, T> {
             Some(v) if matches!(node.kind, Kind::ArrayLeaf | Kind::Vjp) => v.len(),
             _ => panic!("wirtinger: internal error: input {k} of a VJP is not an array"),
         };
+        let live = &mut *self.live;
         Some(self.arrays[e].get_or_insert_with(|| {
+            *live += len;
             let mut v = take_buffer(len);
             v.resize(len, Complex::new(T::zero(), T::zero()));
             v
@@ -143,7 +147,10 @@ impl<'a, T: Real> Accum<'a, T> {
                     *g += b;
                 }
             }
-            slot @ None => *slot = Some(buf),
+            slot @ None => {
+                *self.live += buf.len();
+                *slot = Some(buf)
+            }
         }
     }
 
@@ -358,6 +365,7 @@ impl<T: Real> Tape<T> {
         let mut arrays: Vec<Option<Vec<Complex<T>>>> = Vec::new();
         arrays.resize_with(extras.len(), || None);
         scalars[out as usize] = seed;
+        let (mut live, mut peak) = (0usize, 0usize);
         for i in (0..n).rev() {
             let node = &nodes[i];
             if !node.grad {
@@ -393,9 +401,13 @@ impl<T: Real> Tape<T> {
                     let Some(vjp) = &x.vjp else { continue };
                     // Scalar outputs keep their adjoint in `scalars`, arrays in `arrays`; an
                     // intermediate array's adjoint is moved out (and so freed or reused) here.
+                    let mut taken = 0;
                     let c_out = if x.value.is_some() {
                         match arrays[node.extra as usize].take() {
-                            Some(v) => v,
+                            Some(v) => {
+                                taken = v.len();
+                                v
+                            }
                             None => continue,
                         }
                     } else {
@@ -410,13 +422,47 @@ impl<T: Real> Tape<T> {
                         extras: &extras,
                         scalars: &mut scalars,
                         arrays: &mut arrays,
+                        live: &mut live,
                     };
                     vjp(c_out, &mut acc);
+                    // The output's adjoint is alive until its VJP has run.
+                    peak = peak.max(live);
+                    live -= taken;
                 }
                 Kind::Leaf | Kind::Constant | Kind::ArrayLeaf | Kind::ArrayConstant => {}
             }
         }
-        Adjoints { scalars, arrays }
+        let elem = core::mem::size_of::<Complex<T>>();
+        let peak_bytes = (peak + scalars.len()) * elem;
+        Adjoints {
+            scalars,
+            arrays,
+            peak_bytes,
+        }
+    }
+
+    /// The bytes this tape holds now: its records and the array values of its nodes (each shared
+    /// array counted once). See [`MemoryUsage`].
+    pub fn memory(&self) -> MemoryUsage {
+        let elem = core::mem::size_of::<Complex<T>>();
+        let graph = self.nodes.borrow().len() * core::mem::size_of::<Node<T>>()
+            + self.info.borrow().len() * core::mem::size_of::<Info<T>>()
+            + self.conj.borrow().len() * 2 * elem
+            + self.extras.borrow().len() * core::mem::size_of::<Extra<T>>();
+        let mut seen = std::collections::HashSet::new();
+        let values = self
+            .extras
+            .borrow()
+            .iter()
+            .filter_map(|x| x.value.as_ref())
+            .filter(|v| seen.insert(Rc::as_ptr(v)))
+            .map(|v| v.len() * elem)
+            .sum();
+        MemoryUsage {
+            graph,
+            values,
+            adjoints: 0,
+        }
     }
 
     /// Backward from a scalar node: one pass for a real output, two (on `Re f` and `Im f`) for a
@@ -541,4 +587,31 @@ fn next_tape_id() -> u64 {
 pub(crate) struct Adjoints<T> {
     pub scalars: Vec<Complex<T>>,
     pub arrays: Vec<Option<Vec<Complex<T>>>>,
+    /// The most bytes of adjoints alive at once during the walk.
+    pub peak_bytes: usize,
+}
+
+/// Bytes held for a gradient, from [`Tape::memory`] (the graph and its values) or
+/// [`Gradients::memory`] (the same at the backward pass, plus the adjoints).
+///
+/// Counts the data, not allocator overhead or spare capacity, nor the short-lived scratch buffers
+/// of FFTs and VJPs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// The node records: inputs, partials, scalar values and names, array shapes.
+    pub graph: usize,
+    /// The array values the nodes hold (leaves, constants and intermediate results), each shared
+    /// array once.
+    pub values: usize,
+    /// The most adjoint bytes alive at once during the backward pass (scalar adjoints and array
+    /// adjoints; the array adjoint of an intermediate result is freed once its VJP has run). For
+    /// a complex output, the larger of its two passes. 0 from [`Tape::memory`].
+    pub adjoints: usize,
+}
+
+impl MemoryUsage {
+    /// `graph + values + adjoints`.
+    pub fn total(&self) -> usize {
+        self.graph + self.values + self.adjoints
+    }
 }

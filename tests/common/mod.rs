@@ -132,3 +132,42 @@ macro_rules! un {
         }
     };
 }
+
+/// A small deterministic generator (a 64-bit LCG) of numbers uniform in [−1, 1), so tests need no
+/// `rand` and their data is the same everywhere.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next real number in [−1, 1).
+    pub fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+
+    /// The next complex number in the square [−1, 1)².
+    pub fn c(&mut self) -> C {
+        C::new(self.next(), self.next())
+    }
+
+    /// `n` complex numbers.
+    pub fn vec(&mut self, n: usize) -> Vec<C> {
+        (0..n).map(|_| self.c()).collect()
+    }
+
+    /// A well-conditioned n×n matrix, row-major: random plus 3 + 0.5i on the diagonal.
+    pub fn matrix(&mut self, n: usize) -> Vec<C> {
+        (0..n * n)
+            .map(|k| {
+                self.c()
+                    + if k / n == k % n {
+                        C::new(3.0, 0.5)
+                    } else {
+                        C::new(0.0, 0.0)
+                    }
+            })
+            .collect()
+    }
+}
