@@ -271,11 +271,13 @@ pub fn run(cfg: &Config, out: Option<&Path>) -> Report {
     let (gs_error, gs_amplitude_error) = errors(&gs_field, &target);
     let gs_best_error = gs_history.iter().copied().fold(f64::INFINITY, f64::min);
 
-    // L-BFGS on L(φ) = ‖|fft2(e^{iφ})|² − T‖² / ‖T‖² = E².
+    // L-BFGS on L(φ) = ‖|fft2(e^{iφ})|² − T‖² / ‖T‖² = E². With n² parameters the two-loop
+    // recursion (two passes over every stored pair per iteration) costs as much as an evaluation;
+    // 5 pairs instead of the default 10 reach the same error in less time here.
     let mut params = Params::new();
     let phi = params.real_array(phi0.clone(), &[n, n]);
     let t_complex: Vec<Complex64> = target.iter().map(|&t| c64(t, 0.0)).collect();
-    let fit = Minimize::new(Lbfgs::new())
+    let fit = Minimize::new(Lbfgs::new().memory(5))
         .max_iters(cfg.lbfgs_iterations)
         .gtol(0.0)
         .ftol(1e-12)

@@ -56,7 +56,7 @@ fn the_small_hologram_converges_and_lbfgs_beats_gerchberg_saxton() {
     eprintln!("{r:#?}");
     // A random phase spreads the power evenly: E ≈ 1.
     assert!(r.initial_error > 0.9, "{r:#?}");
-    // Measured at 64 × 64: Gerchberg–Saxton 0.164, L-BFGS 0.124.
+    // Measured at 64 × 64: Gerchberg–Saxton 0.164, L-BFGS 0.121.
     assert!(
         r.gs_error < 0.25,
         "Gerchberg–Saxton did not converge: {r:#?}"
