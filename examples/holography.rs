@@ -24,7 +24,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use wirtinger::fft::{Direction, FftPlans};
+use wirtinger::fft::{self, Direction, FftPlans};
 use wirtinger::optim::{Lbfgs, Minimize, Params};
 use wirtinger::prelude::*;
 
@@ -164,21 +164,14 @@ fn pattern(n: usize) -> Vec<f64> {
 }
 
 /// `ifftshift` of an `n × n` array: moves the centre pixel `(n/2, n/2)` to `(0, 0)`, the
-/// zero-frequency element of `fft2` (`n` even).
+/// zero-frequency element of `fft2`.
 fn ifftshift(a: &[f64], n: usize) -> Vec<f64> {
-    let h = n / 2;
-    let mut b = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            b[((i + h) % n) * n + (j + h) % n] = a[i * n + j];
-        }
-    }
-    b
+    fft::shift(a, &[n, n], &[0, 1], true)
 }
 
-/// `fftshift` (the same map for even `n`).
+/// `fftshift` of an `n × n` array: the zero frequency to the centre, for pictures.
 fn fftshift(a: &[f64], n: usize) -> Vec<f64> {
-    ifftshift(a, n)
+    fft::shift(a, &[n, n], &[0, 1], false)
 }
 
 /// The far field of the phases `phi`: `fft2(e^{iφ})` with the unitary scaling.

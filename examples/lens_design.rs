@@ -10,9 +10,9 @@
 //!
 //! A plane wave of wavelength `λ` crosses the aperture (amplitude `A`: 1 in a disk, 0 outside)
 //! and the mask, `u = A·e^{iφ}`, sampled on an `n × n` grid of pitch `p`. Free space over a
-//! distance `d` multiplies each plane-wave component `(f_x, f_y)` of `u` by
-//! `H = exp(i k_z d)`, `k_z = 2π √(1/λ² − f_x² − f_y²)` (evanescent components, `f_x² + f_y² > 1/λ²`,
-//! are dropped: `H = 0`; none exist at these pitches), so the field at the target plane is
+//! distance `d` multiplies each plane-wave component `(f_x, f_y)` of `u` by `H = exp(i k_z d)`,
+//! `k_z = 2π √(1/λ² − f_x² − f_y²)` (evanescent components, `f_x² + f_y² > 1/λ²`, are dropped:
+//! `H = 0`; none exist at these pitches), so the field at the target plane is
 //! `U = ifft2(H · fft2(u))`. The constant phase `e^{ikd}` is left out of `H` (it changes nothing
 //! and keeps the phases small).
 //!
@@ -182,7 +182,8 @@ impl System {
             for j in 0..n {
                 let f2 = freq(i).powi(2) + freq(j).powi(2);
                 if f2 < inv_l2 {
-                    // (k_z − k) d, written so that it does not cancel: −2π f² d / (√(1/λ² − f²) + 1/λ).
+                    // (k_z − k) d, written so that it does not cancel:
+                    // −2π f² d / (√(1/λ² − f²) + 1/λ).
                     let phase =
                         -2.0 * PI * f2 * cfg.distance / ((inv_l2 - f2).sqrt() + inv_l2.sqrt());
                     transfer[i * n + j] = Complex64::cis(phase);
