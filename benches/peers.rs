@@ -55,7 +55,7 @@
 //!   - `scalar_tape_one/100000`: the other way, for reference: all `2.5·10⁷` ops of the 10⁵
 //!     points on one tape (1.4 GB of nodes), the `|z_50|²` summed by `Sum`, one backward.
 //!
-//! Setup (outside the timed loops) checks that the three ways of (c) agree, that `gp_grad` matches
+//! Setup (outside the timed loops) checks that the four ways of (c) agree, that `gp_grad` matches
 //! the closed form, and prints every loss value as `peers-value <workload>/<size> <value>` for
 //! `run.sh`.
 

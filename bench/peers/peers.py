@@ -317,7 +317,8 @@ def main():
         print(json.dumps({**base, **obj}), flush=True)
 
     env = {k: os.environ.get(k) for k in ("XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_",
-                                          "MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+                                          "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX",
+                                          "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     emit({"versions": versions, "env": env, "affinity": sorted(os.sched_getaffinity(0)),
           "python": sys.version.split()[0], "numpy": np.__version__})
 

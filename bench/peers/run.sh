@@ -14,12 +14,19 @@
 # Threads: 1 thread is `taskset -c 0`, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
 # intra_op_parallelism_threads=1" for JAX, torch.set_num_threads(1) and OMP_NUM_THREADS=1 for
 # PyTorch; 2 threads is `taskset -c 0,1` and 2 for each. Ours: RAYON_NUM_THREADS is set too, but
-# the crate has no threading yet, so both of our runs are single-threaded.
+# the crate has no threading yet, so both of our runs are single-threaded. PyTorch with 2 threads
+# runs with OMP_WAIT_POLICY=PASSIVE (TORCH_OMP_WAIT_POLICY= to leave libgomp's default): on a
+# shared machine whose load exceeds its cores, libgomp's spinning barriers wait a scheduler slice
+# for a descheduled sibling at every parallel region, measured at 40-150x slower (phase_value/256:
+# 154 ms instead of 4 ms).
 #
 # Malloc: glibc's default malloc gives freed blocks of a MiB and more back to the kernel (munmap,
 # or a trim of the heap top), so code that allocates fresh large buffers on each call pays the page
 # faults of touching them again (JAX at 1024²: 8192 faults a call, 4 KiB each). TUNED_MALLOC raises
-# the mmap and trim thresholds so that freed blocks stay in the heap. Every library, ours included,
+# the mmap and trim thresholds so that freed blocks stay in the heap, and keeps every thread on the
+# main arena (MALLOC_ARENA_MAX=1): without that, JAX's computations sometimes land in a thread
+# arena, whose 64 MiB heaps are unmapped when they empty whatever the trim threshold, and pay 10⁴
+# faults a call at 1024² (seen in one of two runs). Every library, ours included,
 # runs both ways and both figures are shown; the ratios are ours with the default malloc over the
 # better of the peer's two (conservative). Ours pays some too: the tape's array buffers come from a
 # per-thread pool, but the input copies and the gradient vectors read out are plain allocations.
@@ -28,6 +35,8 @@
 #   CRITERION_ARGS  arguments for criterion (default: --warm-up-time 1 --measurement-time 3)
 #   PEERS_ARGS      extra arguments for peers.py (e.g. --quick)
 #   THREADS         thread counts (default: "1 2")
+#   TUNED_MALLOC    the tuned malloc's environment (default above)
+#   TORCH_OMP_WAIT_POLICY  for PyTorch with more than 1 thread (default PASSIVE; empty: unset)
 #   CARGO_TARGET_DIR where criterion's results are read from (default: target)
 set -euo pipefail
 
@@ -38,7 +47,8 @@ cd "$root"
 CRITERION_ARGS="${CRITERION_ARGS:---warm-up-time 1 --measurement-time 3}"
 PEERS_ARGS="${PEERS_ARGS:-}"
 THREADS="${THREADS:-1 2}"
-TUNED_MALLOC="MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824"
+TUNED_MALLOC="${TUNED_MALLOC:-MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_ARENA_MAX=1}"
+TORCH_OMP_WAIT_POLICY="${TORCH_OMP_WAIT_POLICY-PASSIVE}"
 OUT="${OUT-$here/last-run.md}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 venv="$here/.venv"
@@ -96,6 +106,9 @@ for t in $THREADS; do
     for lib in jax torch; do
         for malloc in default tuned; do
             env_=(OMP_NUM_THREADS="$t")
+            if [[ "$lib" == torch && "$t" != 1 && -n "$TORCH_OMP_WAIT_POLICY" ]]; then
+                env_+=(OMP_WAIT_POLICY="$TORCH_OMP_WAIT_POLICY")
+            fi
             if [[ "$lib" == jax && "$t" == 1 ]]; then
                 env_+=(XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
             fi
@@ -152,7 +165,8 @@ report() {
     echo "Complex128 everywhere. Ratios below 1 mean we are faster; they are ours with the default"
     echo "malloc over the better of the peer's two malloc settings (a conservative comparison)."
     echo "Tuned malloc: \`${TUNED_MALLOC}\`."
-    echo "Ours is single-threaded in both rows (the crate has no threading yet)."
+    echo "Ours is single-threaded in both rows (the crate has no threading yet). PyTorch with 2"
+    echo "threads: OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY:-(libgomp default)}."
     echo "The scalar workload (c) compares each of our ways with the peers' one \`scalar_grad\`."
     echo
     echo "## Machine"
