@@ -1010,3 +1010,38 @@ fn owned_vec_constants_on_either_side() {
         assert!((gc.grad(&u)[i] - (uv[i] - k[i]) * 2.0).norm() < 1e-12);
     }
 }
+
+/// Real constant arrays (`&[f64]`, `&Vec<f64>`, `Vec<f64>`) work on either side, exactly like the
+/// same values as complex constants, and keep a real result real.
+#[test]
+fn real_constant_slices_on_either_side() {
+    let tape = Tape::new();
+    let u = tape.vector(vec![c64(1.0, 2.0), c64(-0.5, 0.25)]);
+    let v = tape.real_array(vec![0.5, -1.5], &[2]);
+    let k = vec![2.0, -0.5];
+    let kc: Vec<Complex64> = k.iter().map(|&x| c64(x, 0.0)).collect();
+    let pairs = [
+        (
+            (&u * k.as_slice()).norm_sqr_sum(),
+            (&u * kc.as_slice()).norm_sqr_sum(),
+        ),
+        (
+            (k.as_slice() - &u).norm_sqr_sum(),
+            (kc.as_slice() - &u).norm_sqr_sum(),
+        ),
+        ((&u / &k).norm_sqr_sum(), (&u / &kc).norm_sqr_sum()),
+        (
+            (k.clone() + u.clone()).norm_sqr_sum(),
+            (kc.clone() + u.clone()).norm_sqr_sum(),
+        ),
+    ];
+    for (a, b) in pairs {
+        assert_eq!(a.value(), b.value());
+        assert_eq!(a.backward().grad(&u), b.backward().grad(&u));
+    }
+    let r = &v * k.as_slice() - 1.0;
+    assert!(r.is_real());
+    let mut w = u.clone();
+    w *= k.as_slice();
+    assert_eq!(w.value()[0], c64(2.0, 4.0));
+}

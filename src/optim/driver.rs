@@ -36,7 +36,10 @@ impl core::fmt::Display for Stop {
             Stop::GradientNorm => "gradient norm below tolerance",
             Stop::LossChange => "relative loss change below tolerance",
             Stop::MaxIterations => "iteration limit reached",
-            Stop::LineSearchFailed => "line search failed (no step satisfies the Wolfe conditions)",
+            Stop::LineSearchFailed => {
+                "no further decrease (the line search found no step meeting the Wolfe conditions: \
+                 a minimum to rounding error, or a wrong gradient)"
+            }
             Stop::NotFinite => "loss or gradient not finite",
             Stop::Callback => "stopped by the callback",
         })

@@ -91,9 +91,21 @@ pub trait Optimizer<T: Real> {
 
 /// `Re⟨a, b⟩ = Re Σ āᵢ bᵢ`: the real inner product that makes `ℂⁿ` the Euclidean `ℝ²ⁿ`.
 pub fn re_dot<T: Real>(a: &[Complex<T>], b: &[Complex<T>]) -> T {
-    a.iter()
-        .zip(b)
-        .fold(T::zero(), |s, (a, b)| s + a.re * b.re + a.im * b.im)
+    // Four independent sums, so the loop is not one long dependency chain (and vectorizes).
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut s = [T::zero(); 4];
+    for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+        for k in 0..4 {
+            s[k] = s[k] + x[k].re * y[k].re + x[k].im * y[k].im;
+        }
+    }
+    let tail = n - n % 4;
+    let rest = a[tail..]
+        .iter()
+        .zip(&b[tail..])
+        .fold(T::zero(), |s, (x, y)| s + x.re * y.re + x.im * y.im);
+    (s[0] + s[1]) + (s[2] + s[3]) + rest
 }
 
 /// The largest modulus `maxᵢ |aᵢ|` (0 for an empty vector).

@@ -449,6 +449,25 @@ impl<'t, T: Real> VarArray<'t, T> {
         self.arith_with(op, (co, real), flip)
     }
 
+    /// `self ⊕ data` (or `data ⊕ self`) with a real constant array of the same length.
+    #[track_caller]
+    pub(crate) fn arith_real_const_array(&self, data: &[T], flip: bool, op: Arith) -> Self {
+        assert!(
+            data.len() == self.len(),
+            "wirtinger: `{}` of an array of shape {:?} and a constant slice of length {}",
+            op.name(),
+            &*self.shape,
+            data.len()
+        );
+        let mut v = self.tape.buffer(data.len());
+        v.extend(data.iter().map(|&x| Complex::new(x, T::zero())));
+        let co = Part::Array(ArrayIn {
+            id: None,
+            value: Rc::new(v),
+        });
+        self.arith_with(op, (co, true), flip)
+    }
+
     fn arith_with(&self, op: Arith, other: (Part<'_, T>, bool), flip: bool) -> Self {
         let me = (self.part(), self.is_real());
         if flip {

@@ -1,5 +1,5 @@
 //! Operators for [`VarArray`]: with arrays (by value and by reference), scalar [`Var`]s, and
-//! constants on either side.
+//! constants on either side (complex or real scalars, and complex or real slices and `Vec`s).
 
 use super::array::Arith;
 use super::{Var, VarArray};
@@ -54,6 +54,9 @@ macro_rules! array_ops {
         array_ops!(@rhs $Op, $op, $OpA, $opa, $k, &[Complex<T>], |a, s| a.arith_const_array(s, false, $k), |a, s| a.arith_const_array(s, true, $k));
         array_ops!(@rhs $Op, $op, $OpA, $opa, $k, &Vec<Complex<T>>, |a, s| a.arith_const_array(s, false, $k), |a, s| a.arith_const_array(s, true, $k));
         array_ops!(@rhs $Op, $op, $OpA, $opa, $k, Vec<Complex<T>>, |a, s| a.arith_const_array(&s, false, $k), |a, s| a.arith_const_array(&s, true, $k));
+        array_ops!(@rhs $Op, $op, $OpA, $opa, $k, &[T], |a, s| a.arith_real_const_array(s, false, $k), |a, s| a.arith_real_const_array(s, true, $k));
+        array_ops!(@rhs $Op, $op, $OpA, $opa, $k, &Vec<T>, |a, s| a.arith_real_const_array(s, false, $k), |a, s| a.arith_real_const_array(s, true, $k));
+        array_ops!(@rhs $Op, $op, $OpA, $opa, $k, Vec<T>, |a, s| a.arith_real_const_array(&s, false, $k), |a, s| a.arith_real_const_array(&s, true, $k));
         impl<'t, T: Real> $Op<T> for &VarArray<'t, T> {
             type Output = VarArray<'t, T>;
             fn $op(self, o: T) -> VarArray<'t, T> {
