@@ -2,6 +2,7 @@
 
 use super::tape::{Extra, Kind, Tape, Vjp};
 use super::var::{same_tape, Var};
+use crate::parallel as par;
 use crate::rules::{self, Binary, Unary};
 use crate::Real;
 use num_complex::Complex;
@@ -102,6 +103,30 @@ impl<T: Real> Operand<T> {
     }
     fn is_array(&self) -> bool {
         matches!(self, Operand::Array(..))
+    }
+    /// The values, borrowed (shareable between threads, unlike the `Rc`).
+    fn view(&self) -> View<'_, T> {
+        match self {
+            Operand::Array(v, ..) => View::Array(v),
+            Operand::Scalar(c, ..) => View::Scalar(*c),
+        }
+    }
+}
+
+/// The values of an [`Operand`].
+#[derive(Clone, Copy)]
+enum View<'a, T> {
+    Array(&'a [Complex<T>]),
+    Scalar(Complex<T>),
+}
+
+impl<T: Copy> View<'_, T> {
+    #[inline(always)]
+    fn at(self, i: usize) -> Complex<T> {
+        match self {
+            View::Array(v) => v[i],
+            View::Scalar(c) => c,
+        }
     }
 }
 
@@ -268,7 +293,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// anyway) rather than storing two arrays of partials per op: less memory traffic, one table.
     fn apply_rule<R>(&self, name: &'static str, rule: R) -> Self
     where
-        R: Fn(Complex<T>) -> Unary<T> + 'static,
+        R: Fn(Complex<T>) -> Unary<T> + Send + Sync + 'static,
     {
         let a = self.value();
         let node = self.tape.node(self.id);
@@ -276,7 +301,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         let probe = rule(a.first().copied().unwrap_or_else(zero));
         let real = probe.real.of(node.real);
         let mut value = self.tape.buffer(a.len());
-        value.extend(a.iter().map(|&x| rule(x).value));
+        par::map_into(&mut value, &a, |&x| rule(x).value);
         if !node.grad {
             return self
                 .tape
@@ -288,15 +313,14 @@ impl<'t, T: Real> VarArray<'t, T> {
                 return;
             }
             // c_a = conj(g_a) c + g_ā conj(c), in place
+            let rule = &rule;
             if holomorphic {
-                for (c, &x) in c.iter_mut().zip(a.iter()) {
-                    *c = rule(x).da.conj() * *c;
-                }
+                par::update(&mut c, &a, |c, &x| *c = rule(x).da.conj() * *c);
             } else {
-                for (c, &x) in c.iter_mut().zip(a.iter()) {
+                par::update(&mut c, &a, |c, &x| {
                     let r = rule(x);
                     *c = r.da.conj() * *c + r.da_conj.unwrap_or_else(zero) * c.conj();
-                }
+                });
             }
             acc.give(0, c);
         });
@@ -421,15 +445,16 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// `Σ a_k`.
     pub fn sum(&self) -> Var<'t, T> {
         let a = self.value();
-        let s = a.iter().fold(zero(), |s, &x| s + x);
         let n = a.len();
+        let v: &[Complex<T>] = &a;
+        let s = par::chunked_sum(n, |r| v[r].iter().fold(zero(), |s, &x| s + x), |s, t| s + t);
         self.reduce(
             "sum",
-            s,
+            s.unwrap_or_else(zero),
             self.is_real(),
             Box::new(move |c, acc| {
                 let mut g = acc.buffer(n);
-                g.resize(n, c[0]);
+                par::fill_value(&mut g, n, c[0]);
                 acc.give(0, g);
             }),
         )
@@ -444,21 +469,27 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// `Σ |a_k|²` in one node (real-valued), with the partials of `norm_sqr` from the rules table.
     pub fn norm_sqr_sum(&self) -> Var<'t, T> {
         let a = self.value();
-        let s = a
-            .iter()
-            .fold(T::zero(), |s, &x| s + rules::norm_sqr(x).value.re);
+        let v: &[Complex<T>] = &a;
+        let s = par::chunked_sum(
+            a.len(),
+            |r| {
+                v[r].iter()
+                    .fold(T::zero(), |s, &x| s + rules::norm_sqr(x).value.re)
+            },
+            |s, t| s + t,
+        );
         self.reduce(
             "norm_sqr_sum",
-            Complex::new(s, T::zero()),
+            Complex::new(s.unwrap_or_else(T::zero), T::zero()),
             true,
             Box::new(move |c, acc| {
                 let Some(g) = acc.array(0) else { return };
                 let c = c[0];
                 // The partials of `norm_sqr` from the table: c_a += conj(g_a) c + g_ā conj(c).
-                for (g, &x) in g.iter_mut().zip(a.iter()) {
+                par::update(g, &a, |g, &x| {
                     let r = rules::norm_sqr(x);
                     *g += r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj();
-                }
+                });
             }),
         )
     }
@@ -480,24 +511,32 @@ impl<'t, T: Real> VarArray<'t, T> {
         same_tape(self.tape, b.tape, name);
         self.check_same_shape(name, b);
         let (av, bv) = (self.value(), b.value());
-        let s = av.iter().zip(bv.iter()).fold(zero(), |s, (&x, &y)| {
-            s + if conj_a { x.conj() * y } else { x * y }
-        });
+        let (x, y): (&[Complex<T>], &[Complex<T>]) = (&av, &bv);
+        let s = par::chunked_sum(
+            av.len(),
+            |r| {
+                x[r.clone()].iter().zip(&y[r]).fold(zero(), |s, (&x, &y)| {
+                    s + if conj_a { x.conj() * y } else { x * y }
+                })
+            },
+            |s, t| s + t,
+        )
+        .unwrap_or_else(zero);
         let real = !conj_a && self.is_real() && b.is_real();
         let tape = self.tape;
         let vjp: Vjp<T> = Box::new(move |c, acc| {
             let c = c[0];
             if let Some(g) = acc.array(0) {
                 // dot: ∂/∂a = b, so c_a += conj(b) c; vdot: ∂/∂ā = b, so c_a += b conj(c).
-                for (g, y) in g.iter_mut().zip(bv.iter()) {
+                par::update(g, &bv, |g, y| {
                     *g += if conj_a { y * c.conj() } else { y.conj() * c };
-                }
+                });
             }
             if let Some(g) = acc.array(1) {
                 // dot: ∂/∂b = a, c_b += conj(a) c; vdot: ∂/∂b = ā, c_b += a c.
-                for (g, x) in g.iter_mut().zip(av.iter()) {
+                par::update(g, &av, |g, x| {
                     *g += if conj_a { x * c } else { x.conj() * c };
-                }
+                });
             }
         });
         tape.scalar_op(name, s, real, vec![self.id, b.id], vjp)
@@ -613,7 +652,7 @@ fn binary<'t, T: Real, R>(
     linear: bool,
 ) -> VarArray<'t, T>
 where
-    R: Fn(Complex<T>, Complex<T>) -> Binary<T> + Copy + 'static,
+    R: Fn(Complex<T>, Complex<T>) -> Binary<T> + Copy + Send + Sync + 'static,
 {
     let n: usize = shape.iter().product();
     let fixed = rule(zero(), zero());
@@ -622,13 +661,15 @@ where
     match (&l, &r) {
         // The common shapes get loops without a per-element match, so they vectorize.
         (Operand::Array(a, ..), Operand::Array(b, ..)) => {
-            value.extend(a.iter().zip(b.iter()).map(|(&x, &y)| rule(x, y).value))
+            par::zip_map_into(&mut value, a, b, |&x, &y| rule(x, y).value)
         }
         (Operand::Array(a, ..), Operand::Scalar(y, ..)) => {
-            value.extend(a.iter().map(|&x| rule(x, *y).value))
+            let y = *y;
+            par::map_into(&mut value, a, |&x| rule(x, y).value)
         }
         (Operand::Scalar(x, ..), Operand::Array(b, ..)) => {
-            value.extend(b.iter().map(|&y| rule(*x, y).value))
+            let x = *x;
+            par::map_into(&mut value, b, |&y| rule(x, y).value)
         }
         _ => value.extend((0..n).map(|i| rule(l.at(i), r.at(i)).value)),
     }
@@ -640,11 +681,12 @@ where
     let vjp: Vjp<T> = Box::new(move |mut c, acc| {
         // The partial of side `s` at element `i` (binary rules are holomorphic in each argument,
         // so c_a += conj(g_a) c).
-        let partial = |side: usize, i: usize| {
+        let (lv, rv) = (l.view(), r.view());
+        let partial = move |side: usize, i: usize| {
             let b = if linear {
                 fixed
             } else {
-                rule(l.at(i), r.at(i))
+                rule(lv.at(i), rv.at(i))
             };
             if side == 0 {
                 b.da
@@ -668,24 +710,32 @@ where
             }
             if sides[side].is_array() {
                 if let Some(g) = acc.array(k) {
-                    for (i, (g, c)) in g.iter_mut().zip(&c).enumerate() {
-                        *g += partial(side, i).conj() * c;
-                    }
+                    let c = &c;
+                    par::for_chunks(g, |off, g| {
+                        for (i, (g, c)) in g.iter_mut().zip(&c[off..]).enumerate() {
+                            *g += partial(side, off + i).conj() * c;
+                        }
+                    });
                 }
             } else if let Some(g) = acc.scalar(k) {
-                *g += c
-                    .iter()
-                    .enumerate()
-                    .fold(zero(), |s, (i, c)| s + partial(side, i).conj() * c);
+                let part = |r: core::ops::Range<usize>| {
+                    let off = r.start;
+                    c[r].iter()
+                        .enumerate()
+                        .fold(zero(), |s, (i, c)| s + partial(side, off + i).conj() * c)
+                };
+                *g += par::chunked_sum(c.len(), part, |s, t| s + t).unwrap_or_else(zero);
             }
         }
         if let Some(side) = last_array {
             let one = Complex::new(T::one(), T::zero());
             // A unit partial (`+`, and `−` on the left) hands the cotangent on untouched.
             if !(linear && partial(side, 0) == one) {
-                for (i, c) in c.iter_mut().enumerate() {
-                    *c = partial(side, i).conj() * *c;
-                }
+                par::for_chunks(&mut c, |off, c| {
+                    for (i, c) in c.iter_mut().enumerate() {
+                        *c = partial(side, off + i).conj() * *c;
+                    }
+                });
             }
             acc.give(slots[side].unwrap_or(0), c);
         }
