@@ -75,6 +75,13 @@
 //!
 //! `threshold_add`: an elementwise add of two `Complex64` arrays of 2¹²…2¹⁷ elements, serial and
 //! on two threads in tasks of 4096 elements, to place `wirtinger::parallel::THRESHOLD`.
+//!
+//! `fft2_1024x1024`: the crate's 2-D FFT (`FftPlans::transform`, whose pass along the first axis
+//! gathers batches of columns) against rows, transpose, rows, transpose back (by hand with rayon
+//! on two threads), each on one and on two threads.
+//!
+//! `asinh_2^20`: value and gradient of `Σ |asinh u|²` over 2²⁰ elements on the tape, on one and
+//! two threads: how the elementwise work itself scales.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rayon::prelude::*;
@@ -658,5 +665,90 @@ fn bench_threshold(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_scalar, bench_phase, bench_threshold);
+/// The crate's 2-D FFT (a strided pass gathering batches of columns, then the rows) against rows,
+/// transpose, rows, transpose back, at 1024², on pools of one and two threads.
+fn bench_fft2(c: &mut Criterion) {
+    let n = 1024;
+    let mut group = c.benchmark_group("fft2_1024x1024");
+    group.sample_size(10);
+    let x = rand_field(n * n, 5);
+    let mut buf = x.clone();
+    let mut tmp = vec![C::default(); n * n];
+    let mut fft = Fft2::new(n);
+    let plans = wirtinger::fft::FftPlans::<f64>::global();
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        group.bench_function(format!("gather_{threads}thr"), |b| {
+            pool.install(|| {
+                b.iter(|| {
+                    buf.copy_from_slice(&x);
+                    plans.transform(
+                        &mut buf,
+                        &[n, n],
+                        &[0, 1],
+                        wirtinger::fft::Direction::Forward,
+                        Norm::Backward,
+                    );
+                    black_box(&buf);
+                })
+            })
+        });
+        group.bench_function(format!("transpose_{threads}thr"), |b| {
+            pool.install(|| {
+                b.iter(|| {
+                    buf.copy_from_slice(&x);
+                    if threads == 1 {
+                        fft.apply(&mut buf, false);
+                    } else {
+                        par_rows(fft.fwd.as_ref(), &mut buf, n);
+                        par_transpose(&buf, &mut tmp, n);
+                        par_rows(fft.fwd.as_ref(), &mut tmp, n);
+                        par_transpose(&tmp, &mut buf, n);
+                    }
+                    black_box(&buf);
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A costly elementwise op on the tape, value and gradient (`Σ |asinh u|²` over 2²⁰ elements),
+/// on one and two threads: how well the elementwise work itself scales.
+fn bench_elementwise(c: &mut Criterion) {
+    let n = 1 << 20;
+    let x = rand_field(n, 6);
+    let mut group = c.benchmark_group("asinh_2^20");
+    group.sample_size(10);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        group.bench_function(format!("tape_{threads}thr"), |b| {
+            pool.install(|| {
+                let mut tape: Tape = Tape::new();
+                b.iter(|| {
+                    tape.clear();
+                    let u = tape.vector(x.clone());
+                    let loss = u.asinh().norm_sqr_sum();
+                    loss.backward().grad(&u)
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_scalar,
+    bench_phase,
+    bench_threshold,
+    bench_fft2,
+    bench_elementwise
+);
 criterion_main!(benches);
