@@ -6,7 +6,10 @@
 //! cargo bench --bench reverse -- --warm-up-time 1 --measurement-time 5
 //! ```
 //!
-//! Everything runs on one thread (criterion is built without rayon; nothing here is parallel).
+//! The scalar benchmarks (a) are serial. With the `parallel` feature (the default), the tape's
+//! array ops on the phase-retrieval fields (b) run on rayon's pool: the benchmarks named `…_1thr`
+//! and `…_2thr` run inside a pool of one and of two threads, the others on the global pool (one
+//! thread per core; `RAYON_NUM_THREADS` sets it). A pool of one thread takes the serial code path.
 //!
 //! # (a) A scalar expression of about 10⁵ ops
 //!
@@ -34,9 +37,15 @@
 //! fields (`n` = 256, 1024), `T` a real target. Benchmarks: `value_plain` (no tape: copy, FFT,
 //! reduction), `hand_grad` (the value and the hand-written gradient below), `hand_grad_2t` (the
 //! same with two of the four transposes saved by working in the transposed layout between the
-//! forward and inverse FFTs), `tape_reused` / `tape_fresh` (value and gradient through the tape:
-//! `tape.array`, `fft2`, `norm_sqr`, `- &t`, `powi(2)`, `sum`, `backward`, `grad`), and
-//! `tape_record_only` (the forward recording alone).
+//! forward and inverse FFTs; "2t" is two transposes, not two threads), `tape_reused` /
+//! `tape_fresh` (value and gradient through the tape: `tape.array`, `fft2`, `norm_sqr`, `- &t`,
+//! `powi(2)`, `sum`, `backward`, `grad`), and `tape_record_only` (the forward recording alone).
+//!
+//! Thread counts: `hand_grad` and `hand_grad_2t` are serial code. `hand_par_1thr` /
+//! `hand_par_2thr` are `hand_grad_2t` parallelised by hand with rayon (rows in contiguous runs per
+//! task with a scratch buffer each, blocked parallel transposes, the elementwise step in chunks),
+//! in a pool of one and of two threads; `tape_1thr` / `tape_2thr` are `tape_reused` in the same
+//! pools. Compare `tape_1thr` with `hand_grad_2t` and `tape_2thr` with `hand_par_2thr`.
 //!
 //! The hand-written 2-D FFT is honest: one rustfft `process_with_scratch` call on the whole
 //! buffer transforms every row, then `transpose`, rows again, `transpose` back.
@@ -61,8 +70,21 @@
 //!
 //! The setup asserts once, outside the timed loops, that the tape's value and gradient equal these
 //! to 1e-9 relative on a 64 × 64 field.
+//!
+//! # (c) The parallel threshold
+//!
+//! `threshold_add`: an elementwise add of two `Complex64` arrays of 2¹²…2¹⁷ elements, serial and
+//! on two threads in tasks of 4096 elements, to place `wirtinger::parallel::THRESHOLD`.
+//!
+//! `fft2_1024x1024`: the crate's 2-D FFT (`FftPlans::transform`, whose pass along the first axis
+//! gathers batches of columns) against rows, transpose, rows, transpose back (by hand with rayon
+//! on two threads), each on one and on two threads.
+//!
+//! `asinh_2^20`: value and gradient of `Σ |asinh u|²` over 2²⁰ elements on the tape, on one and
+//! two threads: how the elementwise work itself scales.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -395,6 +417,34 @@ impl Phase {
         loss
     }
 
+    /// [`hand_grad_2t`](Self::hand_grad_2t) parallelised with rayon on the current pool.
+    fn hand_par(&mut self) -> f64 {
+        let n = self.n;
+        let (fwd, inv) = (self.fft.fwd.clone(), self.fft.inv.clone());
+        par_copy(&self.u, &mut self.work);
+        par_rows(fwd.as_ref(), &mut self.work, n);
+        par_transpose(&self.work, &mut self.tmp, n);
+        par_rows(fwd.as_ref(), &mut self.tmp, n); // (F u)ᵀ
+        let loss: f64 = self
+            .tmp
+            .par_chunks_mut(PAR_CHUNK)
+            .zip(self.t_tr.par_chunks(PAR_CHUNK))
+            .map(|(y, t)| {
+                let mut loss = 0.0;
+                for (y, t) in y.iter_mut().zip(t) {
+                    let r = y.norm_sqr() - t;
+                    loss += r * r;
+                    *y *= 4.0 * r;
+                }
+                loss
+            })
+            .sum();
+        par_rows(inv.as_ref(), &mut self.tmp, n);
+        par_transpose(&self.tmp, &mut self.work, n);
+        par_rows(inv.as_ref(), &mut self.work, n);
+        loss
+    }
+
     /// Records `L` on `tape`; returns the loss and the leaf.
     fn record<'t>(&self, tape: &'t Tape) -> (Var<'t>, VarArray<'t>) {
         let n = self.n;
@@ -410,6 +460,42 @@ impl Phase {
         let g = loss.backward();
         (loss.value().re, g.grad(&u))
     }
+}
+
+/// Elements per task of the hand-parallelised loops.
+const PAR_CHUNK: usize = 1 << 14;
+
+/// `dst ← src` in parallel chunks.
+fn par_copy(src: &[C], dst: &mut [C]) {
+    dst.par_chunks_mut(PAR_CHUNK)
+        .zip(src.par_chunks(PAR_CHUNK))
+        .for_each(|(d, s)| d.copy_from_slice(s));
+}
+
+/// Every row of the `n`-column `buf`, runs of rows per task, each task with its own scratch.
+fn par_rows(fft: &dyn Fft<f64>, buf: &mut [C], n: usize) {
+    let need = fft.get_inplace_scratch_len();
+    let rows = (PAR_CHUNK / n).max(1);
+    buf.par_chunks_mut(rows * n).for_each_init(
+        || vec![C::default(); need],
+        |scratch, rows| fft.process_with_scratch(rows, scratch),
+    );
+}
+
+/// `dst = srcᵀ` for `n × n` matrices: each task writes a block of rows of `dst` (columns of
+/// `src`), reading `src` a row segment at a time.
+fn par_transpose(src: &[C], dst: &mut [C], n: usize) {
+    const B: usize = 16;
+    dst.par_chunks_mut(B * n).enumerate().for_each(|(k, out)| {
+        let c0 = k * B;
+        let b = out.len() / n;
+        for i in 0..n {
+            let seg = &src[i * n + c0..][..b];
+            for (j, &v) in seg.iter().enumerate() {
+                out[j * n + i] = v;
+            }
+        }
+    });
 }
 
 /// The tape against the hand-written gradient, once, at 64 × 64.
@@ -434,6 +520,11 @@ fn check_phase() {
         );
     }
     let e = max_rel_diff(&gt, &p.work);
+    let g = p.work.clone();
+    let lp = p.hand_par();
+    let ep = max_rel_diff(&p.work, &g);
+    assert!(ep <= 1e-12, "hand_par differs from hand_grad: {ep:e}");
+    assert!((lp - lh).abs() <= 1e-12 * lh.abs(), "{lp} vs {lh}");
     println!(
         "phase retrieval 64²: L = {lt:.6e}; tape vs hand-written gradient: max rel diff {e:.2e}"
     );
@@ -456,6 +547,16 @@ fn max_rel_diff(a: &[C], b: &[C]) -> f64 {
 
 fn bench_phase(c: &mut Criterion) {
     check_phase();
+    let pools: Vec<(usize, rayon::ThreadPool)> = [1, 2]
+        .into_iter()
+        .map(|k| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(k)
+                .build()
+                .expect("a thread pool");
+            (k, pool)
+        })
+        .collect();
     for n in [256, 1024] {
         let mut p = Phase::new(n);
         let mut group = c.benchmark_group(format!("phase_retrieval_{n}x{n}"));
@@ -478,6 +579,27 @@ fn bench_phase(c: &mut Criterion) {
                 l
             })
         });
+        for (threads, pool) in &pools {
+            group.bench_function(format!("hand_par_{threads}thr"), |b| {
+                pool.install(|| {
+                    b.iter(|| {
+                        let l = p.hand_par();
+                        black_box(&p.work);
+                        l
+                    })
+                })
+            });
+            // The tape (not `Send`) is made on the pool's thread; so are its buffers.
+            group.bench_function(format!("tape_{threads}thr"), |b| {
+                pool.install(|| {
+                    let mut tape: Tape = Tape::new();
+                    b.iter(|| {
+                        tape.clear();
+                        p.tape_grad(&tape)
+                    })
+                })
+            });
+        }
         let mut tape: Tape = Tape::new();
         group.bench_function("tape_reused", |b| {
             b.iter(|| {
@@ -502,5 +624,131 @@ fn bench_phase(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_scalar, bench_phase);
+// ---------------------------------------------------------------------------------------------
+// (c) The parallel threshold
+
+/// `c = a + b` on `Complex64` arrays, serially and split as the crate splits elementwise work
+/// (tasks of 4096 elements) on a pool of two threads, at sizes around
+/// `wirtinger::parallel::THRESHOLD`: where the second thread starts to pay.
+fn bench_threshold(c: &mut Criterion) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a thread pool");
+    let mut group = c.benchmark_group("threshold_add");
+    for log in [12, 13, 14, 15, 16, 17] {
+        let n = 1usize << log;
+        let (a, b) = (rand_field(n, 3), rand_field(n, 4));
+        let mut out = vec![C::default(); n];
+        group.bench_function(format!("serial_2^{log}"), |bch| {
+            bch.iter(|| {
+                for ((o, x), y) in out.iter_mut().zip(&a).zip(&b) {
+                    *o = x + y;
+                }
+                black_box(&out);
+            })
+        });
+        group.bench_function(format!("rayon_2thr_2^{log}"), |bch| {
+            pool.install(|| {
+                bch.iter(|| {
+                    out.par_chunks_mut(1 << 12).enumerate().for_each(|(k, o)| {
+                        let off = k << 12;
+                        for ((o, x), y) in o.iter_mut().zip(&a[off..]).zip(&b[off..]) {
+                            *o = x + y;
+                        }
+                    });
+                    black_box(&out);
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The crate's 2-D FFT (a strided pass gathering batches of columns, then the rows) against rows,
+/// transpose, rows, transpose back, at 1024², on pools of one and two threads.
+fn bench_fft2(c: &mut Criterion) {
+    let n = 1024;
+    let mut group = c.benchmark_group("fft2_1024x1024");
+    group.sample_size(10);
+    let x = rand_field(n * n, 5);
+    let mut buf = x.clone();
+    let mut tmp = vec![C::default(); n * n];
+    let mut fft = Fft2::new(n);
+    let plans = wirtinger::fft::FftPlans::<f64>::global();
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        group.bench_function(format!("gather_{threads}thr"), |b| {
+            pool.install(|| {
+                b.iter(|| {
+                    buf.copy_from_slice(&x);
+                    plans.transform(
+                        &mut buf,
+                        &[n, n],
+                        &[0, 1],
+                        wirtinger::fft::Direction::Forward,
+                        Norm::Backward,
+                    );
+                    black_box(&buf);
+                })
+            })
+        });
+        group.bench_function(format!("transpose_{threads}thr"), |b| {
+            pool.install(|| {
+                b.iter(|| {
+                    buf.copy_from_slice(&x);
+                    if threads == 1 {
+                        fft.apply(&mut buf, false);
+                    } else {
+                        par_rows(fft.fwd.as_ref(), &mut buf, n);
+                        par_transpose(&buf, &mut tmp, n);
+                        par_rows(fft.fwd.as_ref(), &mut tmp, n);
+                        par_transpose(&tmp, &mut buf, n);
+                    }
+                    black_box(&buf);
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A costly elementwise op on the tape, value and gradient (`Σ |asinh u|²` over 2²⁰ elements),
+/// on one and two threads: how well the elementwise work itself scales.
+fn bench_elementwise(c: &mut Criterion) {
+    let n = 1 << 20;
+    let x = rand_field(n, 6);
+    let mut group = c.benchmark_group("asinh_2^20");
+    group.sample_size(10);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        group.bench_function(format!("tape_{threads}thr"), |b| {
+            pool.install(|| {
+                let mut tape: Tape = Tape::new();
+                b.iter(|| {
+                    tape.clear();
+                    let u = tape.vector(x.clone());
+                    let loss = u.asinh().norm_sqr_sum();
+                    loss.backward().grad(&u)
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_scalar,
+    bench_phase,
+    bench_threshold,
+    bench_fft2,
+    bench_elementwise
+);
 criterion_main!(benches);

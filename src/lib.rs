@@ -59,6 +59,8 @@
 //! - [`optim`]: gradient descent, Adam and L-BFGS over complex and real parameters, and the
 //!   [`Minimize`](optim::Minimize) driver.
 //! - [`check`]: finite-difference Wirtinger derivatives and assertions for your own code.
+//! - [`parallel`]: what runs on rayon's thread pool with the default `parallel` feature (arrays of
+//!   at least [`parallel::THRESHOLD`] elements), and how to choose the threads or turn it off.
 //!
 //! Everything is generic over `f32` and `f64` through [`Real`], with `f64` the default.
 //! Branch cuts are those of `num-complex`; at singular points (`ln 0`, `1/0`, `sqrt` at 0) IEEE
@@ -73,6 +75,7 @@ pub mod check;
 pub mod fft;
 pub mod forward;
 pub mod optim;
+pub mod parallel;
 pub mod reverse;
 pub mod rules;
 

@@ -3,6 +3,7 @@
 use super::fused::{self, ArrayIn, BinaryKernel, Expr, Kernel, Part, ScalarIn, Seed, UnaryKernel};
 use super::tape::{Extra, Kind, Tape, Vjp, NONE};
 use super::var::{same_tape, Var};
+use crate::parallel as par;
 use crate::rules::{self, Binary, Unary};
 use crate::Real;
 use core::cell::Cell;
@@ -339,7 +340,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// rather than storing arrays of partials: less memory traffic, one table.
     fn apply_rule<R>(&self, name: &'static str, rule: R) -> Self
     where
-        R: Fn(Complex<T>) -> Unary<T> + 'static,
+        R: Fn(Complex<T>) -> Unary<T> + Send + Sync + 'static,
     {
         // A rule is either always holomorphic or never, and its realness does not depend on the
         // value; probe it once at a regular point.
@@ -518,15 +519,16 @@ impl<'t, T: Real> VarArray<'t, T> {
             return self.fused_sum("sum", e.clone());
         }
         let a = self.value();
-        let s = a.iter().fold(zero(), |s, &x| s + x);
         let n = a.len();
+        let v: &[Complex<T>] = &a;
+        let s = par::chunked_sum(n, |r| v[r].iter().fold(zero(), |s, &x| s + x), |s, t| s + t);
         self.reduce(
             "sum",
-            s,
+            s.unwrap_or_else(zero),
             self.is_real(),
             Box::new(move |c, acc| {
                 let mut g = acc.buffer(n);
-                g.resize(n, c[0]);
+                par::fill_value(&mut g, n, c[0]);
                 acc.give(0, g);
             }),
         )
@@ -544,21 +546,27 @@ impl<'t, T: Real> VarArray<'t, T> {
             return self.norm_sqr().sum();
         }
         let a = self.value();
-        let s = a
-            .iter()
-            .fold(T::zero(), |s, &x| s + rules::norm_sqr(x).value.re);
+        let v: &[Complex<T>] = &a;
+        let s = par::chunked_sum(
+            a.len(),
+            |r| {
+                v[r].iter()
+                    .fold(T::zero(), |s, &x| s + rules::norm_sqr(x).value.re)
+            },
+            |s, t| s + t,
+        );
         self.reduce(
             "norm_sqr_sum",
-            Complex::new(s, T::zero()),
+            Complex::new(s.unwrap_or_else(T::zero), T::zero()),
             true,
             Box::new(move |c, acc| {
                 let Some(g) = acc.array(0) else { return };
                 let c = c[0];
                 // The partials of `norm_sqr` from the table: c_a += conj(g_a) c + g_ā conj(c).
-                for (g, &x) in g.iter_mut().zip(a.iter()) {
+                par::update(g, &a, |g, &x| {
                     let r = rules::norm_sqr(x);
                     *g += r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj();
-                }
+                });
             }),
         )
     }
@@ -580,24 +588,32 @@ impl<'t, T: Real> VarArray<'t, T> {
         same_tape(self.tape, b.tape, name);
         self.check_same_shape(name, b);
         let (av, bv) = (self.value(), b.value());
-        let s = av.iter().zip(bv.iter()).fold(zero(), |s, (&x, &y)| {
-            s + if conj_a { x.conj() * y } else { x * y }
-        });
+        let (x, y): (&[Complex<T>], &[Complex<T>]) = (&av, &bv);
+        let s = par::chunked_sum(
+            av.len(),
+            |r| {
+                x[r.clone()].iter().zip(&y[r]).fold(zero(), |s, (&x, &y)| {
+                    s + if conj_a { x.conj() * y } else { x * y }
+                })
+            },
+            |s, t| s + t,
+        )
+        .unwrap_or_else(zero);
         let real = !conj_a && self.is_real() && b.is_real();
         let tape = self.tape;
         let vjp: Vjp<T> = Box::new(move |c, acc| {
             let c = c[0];
             if let Some(g) = acc.array(0) {
                 // dot: ∂/∂a = b, so c_a += conj(b) c; vdot: ∂/∂ā = b, so c_a += b conj(c).
-                for (g, y) in g.iter_mut().zip(bv.iter()) {
+                par::update(g, &bv, |g, y| {
                     *g += if conj_a { y * c.conj() } else { y.conj() * c };
-                }
+                });
             }
             if let Some(g) = acc.array(1) {
                 // dot: ∂/∂b = a, c_b += conj(a) c; vdot: ∂/∂b = ā, c_b += a c.
-                for (g, x) in g.iter_mut().zip(av.iter()) {
+                par::update(g, &av, |g, x| {
                     *g += if conj_a { x * c } else { x.conj() * c };
-                }
+                });
             }
         });
         tape.scalar_op(name, s, real, vec![self.id(), b.id()], vjp)

@@ -12,7 +12,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     #[track_caller]
     fn transform(&self, name: &'static str, axes: Vec<usize>, dir: Direction, norm: Norm) -> Self {
         let mut value = self.tape.buffer(self.len());
-        value.extend_from_slice(&self.value());
+        crate::parallel::map_into(&mut value, &self.value(), |&z| z);
         fft::FftPlans::global().transform(&mut value, self.shape(), &axes, dir, norm);
         let shape: Rc<[usize]> = self.shape().into();
         let vshape = shape.clone();

@@ -2,6 +2,7 @@
 
 use super::tape::{Adjoints, Kind, MemoryUsage, Tape};
 use super::{Var, VarArray};
+use crate::parallel as par;
 use crate::Real;
 use num_complex::Complex;
 
@@ -254,12 +255,12 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
             let two = T::one() + T::one();
             let mut out = super::tape::take_buffer(a1.len());
             match which {
-                Which::Dzbar => out.extend_from_slice(a1),
-                Which::Dz => out.extend(a1.iter().map(|c| c.conj())),
+                Which::Dzbar => par::map_into(&mut out, a1, |&c| c),
+                Which::Dz => par::map_into(&mut out, a1, |c| c.conj()),
                 Which::Grad if real => {
-                    out.extend(a1.iter().map(|c| Complex::new(c.re * two, T::zero())))
+                    par::map_into(&mut out, a1, |c| Complex::new(c.re * two, T::zero()))
                 }
-                Which::Grad => out.extend(a1.iter().map(|c| c.scale(two))),
+                Which::Grad => par::map_into(&mut out, a1, |c| c.scale(two)),
             }
             return out;
         }

@@ -142,10 +142,7 @@ impl<'a, T: Real> Accum<'a, T> {
         let e = self.nodes[id].extra as usize;
         match &mut self.arrays[e] {
             Some(g) => {
-                debug_assert_eq!(g.len(), buf.len());
-                for (g, b) in g.iter_mut().zip(&buf) {
-                    *g += b;
-                }
+                crate::parallel::update(g, &buf, |g, b| *g += b);
             }
             slot @ None => {
                 *self.live += buf.len();

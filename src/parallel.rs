@@ -1,0 +1,247 @@
+//! Data parallelism for large arrays: the `parallel` cargo feature (on by default).
+//!
+//! With the feature, array work on at least [`THRESHOLD`] elements runs on [rayon]'s thread pool:
+//!
+//! - FFTs ([`FftPlans::transform`](crate::fft::FftPlans::transform), and so every `VarArray` FFT
+//!   and its reverse rule): the pass along the last axis splits the rows into contiguous runs, one
+//!   per task; a pass along any other axis gives each task a batch of columns to gather, transform
+//!   and scatter back. Every task has its own scratch buffers.
+//! - Reductions of stored arrays (`sum`, `mean`, `dot`, `vdot`, `norm_sqr_sum`) and their reverse
+//!   rules, and reading gradients out of [`Gradients`](crate::reverse::Gradients).
+//!
+//! Smaller arrays, and everything when the pool has one thread, take the serial code path. Chains
+//! of elementwise ops of [`VarArray`](crate::reverse::VarArray) are fused into one node evaluated
+//! in cache-sized chunks (`src/reverse/fused.rs`); that evaluation, and a reduction fused into it,
+//! runs on the calling thread for now.
+//!
+//! # Results do not depend on the thread count
+//!
+//! FFTs compute every line with the same operations whatever the split, and fused elementwise
+//! chains run serially (their sums add chunk sums in order). Reductions always add in chunks of [`REDUCE_CHUNK`] elements, each summed left to
+//! right, and then the chunk sums left to right, with the feature or without, on one thread or
+//! many; so every result is bitwise the same for any number of threads, and the same as a build
+//! without the feature.
+//!
+//! # Threads
+//!
+//! The work runs on the rayon pool of the calling thread: the global pool (one thread per core;
+//! set `RAYON_NUM_THREADS=1` to use one), or a pool of your own:
+//!
+//! ```
+//! # #[cfg(feature = "parallel")] {
+//! use wirtinger::prelude::*;
+//!
+//! let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+//! let n = 256;
+//! let g = pool.install(|| {
+//!     let tape = Tape::new();
+//!     let u = tape.array(vec![c64(0.5, -0.25); n * n], &[n, n]);
+//!     let loss = u.fft2().norm_sqr_sum();
+//!     loss.backward().grad(&u)
+//! });
+//! // Σ|F u|² = n² Σ|u|² (Parseval), so the gradient is 2n² u.
+//! assert!((g[0] - c64(0.5, -0.25) * (2.0 * (n * n) as f64)).norm() < 1e-6);
+//! # }
+//! ```
+//!
+//! (`rayon` is then a dependency of your crate as well.) To build without rayon, turn the default
+//! features off: `wirtinger = { version = "0.1", default-features = false }`.
+
+#[cfg(feature = "parallel")]
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
+/// Arrays of at least this many elements are processed in parallel (`2¹⁵`; with the `parallel`
+/// feature and a thread pool of more than one thread).
+///
+/// Placed by measurement (`threshold_add` in `benches/reverse.rs`) on the 2-core development
+/// machine: splitting work in two costs a few microseconds there (more when the cores are busy with
+/// other programs), while the cheapest elementwise op, an add of two `Complex<f64>` arrays, takes
+/// about 30 µs for 2¹⁵ elements on one core, so from this size on the split costs little against
+/// what a second core can save; below it, it would cost as much as it saves. Every other op costs
+/// more per element, so the same threshold is on the safe side for them. FFTs apply it to the
+/// whole array.
+pub const THRESHOLD: usize = 1 << 15;
+
+/// Reductions add in chunks of this many elements (each left to right), then add the chunk sums
+/// left to right, whatever the number of threads (and also without the `parallel` feature), so
+/// that their results are the same for any thread count.
+pub const REDUCE_CHUNK: usize = 1 << 12;
+
+/// The smallest run of elements one task of an elementwise op handles.
+#[cfg(feature = "parallel")]
+const TASK: usize = 1 << 12;
+
+/// Whether work on `n` elements goes to the thread pool.
+#[inline]
+pub(crate) fn parallel(n: usize) -> bool {
+    #[cfg(feature = "parallel")]
+    {
+        n >= THRESHOLD && rayon::current_num_threads() > 1
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        let _ = n;
+        false
+    }
+}
+
+/// Calls `f(offset, chunk)` on consecutive chunks of `dst` (the whole slice at once when it is
+/// small): on the thread pool for large slices.
+#[inline]
+pub(crate) fn for_chunks<U, F>(dst: &mut [U], f: F)
+where
+    U: Send,
+    F: Fn(usize, &mut [U]) + Sync + Send,
+{
+    #[cfg(feature = "parallel")]
+    if parallel(dst.len()) {
+        dst.par_chunks_mut(TASK)
+            .enumerate()
+            .for_each(|(k, c)| f(k * TASK, c));
+        return;
+    }
+    f(0, dst)
+}
+
+/// Replaces the contents of `dst` by `src.len()` elements, `dst[i] = f(&src[i])`, writing into
+/// the spare capacity without initialising it first.
+#[inline]
+pub(crate) fn map_into<S, U, F>(dst: &mut Vec<U>, src: &[S], f: F)
+where
+    S: Sync,
+    U: Send + Copy,
+    F: Fn(&S) -> U + Sync + Send,
+{
+    let n = src.len();
+    if !parallel(n) {
+        dst.clear();
+        dst.extend(src.iter().map(f));
+        return;
+    }
+    fill(dst, n, |off, out| {
+        for (o, x) in out.iter_mut().zip(&src[off..]) {
+            o.write(f(x));
+        }
+    });
+}
+
+/// Replaces the contents of `dst` by `n` copies of `v`.
+#[inline]
+pub(crate) fn fill_value<U: Send + Sync + Copy>(dst: &mut Vec<U>, n: usize, v: U) {
+    if !parallel(n) {
+        dst.clear();
+        dst.resize(n, v);
+        return;
+    }
+    fill(dst, n, |_, out| {
+        for o in out {
+            o.write(v);
+        }
+    });
+}
+
+/// Sets the length of `dst` to `n` after `f(offset, chunk)` has written every element of the
+/// chunks of its first `n` spare slots (in parallel).
+fn fill<U, F>(dst: &mut Vec<U>, n: usize, f: F)
+where
+    U: Send + Copy,
+    F: Fn(usize, &mut [MaybeUninit<U>]) + Sync + Send,
+{
+    dst.clear();
+    dst.reserve(n);
+    let spare = &mut dst.spare_capacity_mut()[..n];
+    for_chunks(spare, |off, out| {
+        f(off, out);
+    });
+    // SAFETY: the callers' `f` write every element of every chunk they are given, and the chunks
+    // cover `spare[..n]`; `U: Copy`, so a panic part-way leaves nothing to drop.
+    unsafe { dst.set_len(n) }
+}
+
+/// `dst[i] = f(dst[i], src[i])` for every `i`, in place.
+#[inline]
+pub(crate) fn update<U, S, F>(dst: &mut [U], src: &[S], f: F)
+where
+    U: Send,
+    S: Sync,
+    F: Fn(&mut U, &S) + Sync + Send,
+{
+    assert_eq!(
+        dst.len(),
+        src.len(),
+        "wirtinger: internal error: update of different lengths"
+    );
+    for_chunks(dst, |off, out| {
+        for (o, x) in out.iter_mut().zip(&src[off..]) {
+            f(o, x);
+        }
+    });
+}
+
+/// The sum of `part(range)` over consecutive ranges of [`REDUCE_CHUNK`] indices covering `0..n`,
+/// added left to right with `add` (`None` for `n = 0`). The ranges and the order of the additions
+/// do not depend on the thread count or on the feature; only where the parts are computed does.
+#[inline]
+pub(crate) fn chunked_sum<A, P, F>(n: usize, part: P, add: F) -> Option<A>
+where
+    A: Send,
+    P: Fn(Range<usize>) -> A + Sync + Send,
+    F: Fn(A, A) -> A,
+{
+    let chunk = |k: usize| k * REDUCE_CHUNK..((k + 1) * REDUCE_CHUNK).min(n);
+    let chunks = n.div_ceil(REDUCE_CHUNK);
+    #[cfg(feature = "parallel")]
+    if parallel(n) {
+        let parts: Vec<A> = (0..chunks)
+            .into_par_iter()
+            .map(|k| part(chunk(k)))
+            .collect();
+        return parts.into_iter().reduce(add);
+    }
+    (0..chunks).map(|k| part(chunk(k))).reduce(add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_sum_covers_every_index_once() {
+        for n in [
+            0,
+            1,
+            REDUCE_CHUNK - 1,
+            REDUCE_CHUNK,
+            3 * REDUCE_CHUNK + 5,
+            THRESHOLD + 17,
+        ] {
+            let s = chunked_sum(n, |r| r.map(|i| i as u64).sum::<u64>(), |a, b| a + b);
+            assert_eq!(
+                s.unwrap_or(0),
+                (n as u64) * (n as u64).saturating_sub(1) / 2
+            );
+        }
+    }
+
+    #[test]
+    fn fills_and_maps() {
+        for n in [0, 5, THRESHOLD + 3] {
+            let src: Vec<u32> = (0..n as u32).collect();
+            let mut v = vec![7u32; 3];
+            map_into(&mut v, &src, |x| x + 1);
+            assert_eq!(v, (1..=n as u32).collect::<Vec<_>>());
+            update(&mut v, &src, |o, x| *o += x);
+            assert_eq!(v, src.iter().map(|x| 2 * x + 1).collect::<Vec<_>>());
+            fill_value(&mut v, n, 9);
+            assert_eq!(v, vec![9; n]);
+            for_chunks(&mut v, |off, c| {
+                for (j, x) in c.iter_mut().enumerate() {
+                    *x = (off + j) as u32;
+                }
+            });
+            assert_eq!(v, src);
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The `parallel` feature: results do not depend on the number of threads.
+//!
+//! Each computation runs inside rayon pools of 1, 2 and 3 threads, on arrays above
+//! `parallel::THRESHOLD`. A one-thread pool takes the serial code path (the one a build without the
+//! feature runs), so comparing it with the others compares the serial and the parallel code. The
+//! reductions add in fixed chunks in a fixed order, so everything is compared bitwise.
+
+#![cfg(feature = "parallel")]
+
+use wirtinger::fft::{Direction, FftPlans};
+use wirtinger::parallel::THRESHOLD;
+use wirtinger::prelude::*;
+
+type C = Complex64;
+
+/// A small deterministic generator of complex numbers in the unit square.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<C> {
+        (0..n).map(|_| c64(self.next(), self.next())).collect()
+    }
+}
+
+/// `f()` on a rayon pool of `threads` threads.
+fn on<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+        .install(f)
+}
+
+/// Runs `f` on 1, 2 and 3 threads and asserts the results are bitwise equal.
+fn same_on_any_thread_count<R: PartialEq + std::fmt::Debug + Send>(
+    what: &str,
+    f: impl Fn() -> R + Sync,
+) -> R {
+    let one = on(1, &f);
+    for threads in [2, 3] {
+        let many = on(threads, &f);
+        assert!(
+            many == one,
+            "{what}: {threads} threads differ from 1 thread"
+        );
+    }
+    one
+}
+
+/// Bitwise view of a complex vector (so that a NaN would compare equal to itself).
+fn bits(v: &[C]) -> Vec<(u64, u64)> {
+    v.iter().map(|z| (z.re.to_bits(), z.im.to_bits())).collect()
+}
+
+fn bits1(z: C) -> (u64, u64) {
+    (z.re.to_bits(), z.im.to_bits())
+}
+
+/// `max_k |a_k − b_k| / max_k |b_k|`.
+fn max_rel_diff(a: &[C], b: &[C]) -> f64 {
+    let scale = b.iter().map(|z| z.norm()).fold(f64::MIN_POSITIVE, f64::max);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).norm())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+#[test]
+fn phase_retrieval_256() {
+    let n = 256;
+    assert!(n * n >= THRESHOLD);
+    let mut rng = Lcg(1);
+    let u0 = rng.vec(n * n);
+    let t: Vec<f64> = rng
+        .vec(n * n)
+        .iter()
+        .map(|z| 100.0 * z.norm_sqr())
+        .collect();
+    let (loss, grad) = same_on_any_thread_count("phase retrieval", || {
+        let tape: Tape = Tape::new();
+        let u = tape.array(u0.clone(), &[n, n]);
+        let target = tape.real_constant_array(t.clone(), &[n, n]);
+        let loss = (u.fft2().norm_sqr() - &target).powi(2).sum();
+        let g = loss.backward().grad(&u);
+        (bits1(loss.value()), bits(&g))
+    });
+
+    // And the result is right: grad L = 4 Fᴴ((|F u|² − T) ⊙ F u), computed here on one thread.
+    let plans = FftPlans::<f64>::new();
+    let mut y = u0.clone();
+    plans.transform(&mut y, &[n, n], &[0, 1], Direction::Forward, Norm::Backward);
+    let mut want_loss = 0.0;
+    for (y, t) in y.iter_mut().zip(&t) {
+        let r = y.norm_sqr() - t;
+        want_loss += r * r;
+        *y *= 4.0 * r;
+    }
+    plans.transform(&mut y, &[n, n], &[0, 1], Direction::Inverse, Norm::Forward);
+    let got: Vec<C> = grad
+        .iter()
+        .map(|&(re, im)| c64(f64::from_bits(re), f64::from_bits(im)))
+        .collect();
+    let loss = f64::from_bits(loss.0);
+    assert!(
+        (loss - want_loss).abs() <= 1e-10 * want_loss,
+        "{loss} vs {want_loss}"
+    );
+    let e = max_rel_diff(&got, &y);
+    assert!(
+        e <= 1e-10,
+        "gradient differs from the hand-written adjoint: {e:e}"
+    );
+}
+
+#[test]
+fn elementwise_chain_and_reductions() {
+    let (r, c) = (300, 301);
+    let n = r * c;
+    assert!(n >= THRESHOLD);
+    let mut rng = Lcg(2);
+    let (a0, b0, w0, k0) = (rng.vec(n), rng.vec(n), rng.vec(n), rng.vec(n));
+    same_on_any_thread_count("elementwise chain", || {
+        let tape: Tape = Tape::new();
+        let a = tape.array(a0.clone(), &[r, c]);
+        let b = tape.array(b0.clone(), &[r, c]);
+        let w = tape.array(w0.clone(), &[r, c]);
+        let s = tape.var(c64(0.3, -0.7));
+        // Unary rules (holomorphic and not), the four operators between arrays, with a scalar
+        // `Var`, a constant and a constant slice, and `powc`.
+        let x = ((&a * &b).exp() + a.conj() / (&b + c64(2.0, 0.5))).sin() * s;
+        let x = (&x - &k0[..]).tanh() + (1.0 - &w).norm() * b.re();
+        let x = x.powc(&(&w * 0.1)) / (s + 3.0);
+        // Every reduction, each into the loss.
+        let loss = x.norm_sqr_sum()
+            + x.sum().norm_sqr()
+            + x.mean().im()
+            + a.dot(&x).re()
+            + x.vdot(&b).im()
+            + a.dot(&b).norm();
+        let g = loss.backward();
+        let values = [
+            x.sum().value(),
+            x.mean().value(),
+            x.norm_sqr_sum().value(),
+            a.dot(&b).value(),
+            a.vdot(&b).value(),
+            loss.value(),
+        ];
+        (
+            values.map(bits1),
+            bits(&x.value()),
+            bits(&g.grad(&a)),
+            bits(&g.grad(&b)),
+            bits(&g.grad(&w)),
+            bits1(g.grad(&s)),
+        )
+    });
+}
+
+#[test]
+fn reductions_add_in_fixed_chunks() {
+    // The sum of a large array is the left-to-right sum of the chunk sums, each left to right,
+    // on any number of threads.
+    let n = 3 * THRESHOLD + 123;
+    let v = Lcg(3).vec(n);
+    let chunked = v
+        .chunks(wirtinger::parallel::REDUCE_CHUNK)
+        .map(|c| c.iter().fold(c64(0.0, 0.0), |s, &x| s + x))
+        .reduce(|s, t| s + t)
+        .unwrap();
+    let sum = same_on_any_thread_count("sum", || {
+        let tape: Tape = Tape::new();
+        bits1(tape.vector(v.clone()).sum().value())
+    });
+    assert_eq!(sum, bits1(chunked));
+}
+
+#[test]
+fn fftn_3d_and_single_axes() {
+    // 3-D: the middle axis has several blocks, the first one stride 30·40.
+    let shape = [36, 30, 40];
+    let n: usize = shape.iter().product();
+    assert!(n >= THRESHOLD);
+    let mut rng = Lcg(4);
+    let (u0, w0) = (rng.vec(n), rng.vec(n));
+    let value = same_on_any_thread_count("fftn", || {
+        let tape: Tape = Tape::new();
+        let u = tape.array(u0.clone(), &shape);
+        let w = tape.constant_array(w0.clone(), &shape);
+        let y = u.fftn();
+        let z = (&y * &w).ifftn_with(Norm::Ortho)
+            + u.fft_axis(1, Norm::Forward)
+            + u.ifft_axis(0, Norm::Backward).fftshift()
+            + u.fft2_with(Norm::Ortho)
+            + u.ifft();
+        let loss = z.norm_sqr_sum();
+        let g = loss.backward();
+        (bits(&y.value()), bits1(loss.value()), bits(&g.grad(&u)))
+    });
+
+    // The parallel fftn is the 1-thread one (compared above); that is the serial plan-cache
+    // transform, which is checked against a naive DFT in the unit tests.
+    let mut want = u0.clone();
+    FftPlans::<f64>::new().transform(
+        &mut want,
+        &shape,
+        &[0, 1, 2],
+        Direction::Forward,
+        Norm::Backward,
+    );
+    assert_eq!(value.0, bits(&want));
+}
+
+#[test]
+fn plan_cache_transform_large_1d_batches_and_f32() {
+    // A batch of long rows (contiguous pass only, with scaling) and single precision.
+    let shape = [9, 4099];
+    let n = 9 * 4099;
+    let x: Vec<Complex32> = Lcg(5)
+        .vec(n)
+        .iter()
+        .map(|z| c32(z.re as f32, z.im as f32))
+        .collect();
+    same_on_any_thread_count("f32 transforms", || {
+        let plans = FftPlans::<f32>::global();
+        let mut y = x.clone();
+        plans.transform(&mut y, &shape, &[1], Direction::Inverse, Norm::Backward);
+        let mut z = x.clone();
+        plans.transform(&mut z, &shape, &[0, 1], Direction::Forward, Norm::Ortho);
+        let tape = Tape::<f32>::new();
+        let u = tape.array(x.clone(), &shape);
+        let loss = (u.fft2().norm_sqr() * 1e-3f32).powi(2).sum();
+        let g = loss.backward().grad(&u);
+        let f = |v: &[Complex32]| -> Vec<(u32, u32)> {
+            v.iter().map(|z| (z.re.to_bits(), z.im.to_bits())).collect()
+        };
+        (f(&y), f(&z), loss.value().re.to_bits(), f(&g))
+    });
+}
