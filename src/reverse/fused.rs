@@ -436,9 +436,8 @@ impl<T: Real> Expr<T> {
         let own = array_slot.iter().position(Option::is_some);
         let own_slot = own.and_then(|k| array_slot[k]);
         let mut owned: Vec<C<T>> = match (&seed, own) {
-            (_, None) => Vec::new(),
-            (Seed::Array(_), Some(_)) => Vec::new(),
             (Seed::Scalar(_), Some(_)) => acc.buffer(self.len),
+            _ => Vec::new(),
         };
         let (mut seed_arr, seed_c) = match seed {
             Seed::Array(v) => (Some(v), zero()),

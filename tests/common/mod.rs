@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod files;
+
 use wirtinger::Complex64 as C;
 
 /// The unary ops of `Var` (and `Dual`).
