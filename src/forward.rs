@@ -24,7 +24,7 @@
 //! ```
 
 use crate::ops::{impl_left_ops, impl_scalar_ops, ScalarArith};
-use crate::rules::{self, Binary, Unary};
+use crate::rules::{self, Binary, Scaled, Unary};
 use crate::Real;
 use num_complex::Complex;
 
@@ -151,6 +151,11 @@ impl<T: Real> Dual<T> {
     fn apply(self, r: Unary<T>) -> Self {
         match r.da_conj {
             None => Dual::new(r.value, r.da * self.dz, r.da * self.dzbar),
+            // `conj`: skip the products by `∂g/∂a = 0` and `∂g/∂ā = 1`, so that no `0·∞` enters
+            // (once the rule is inlined, these tests are decided at compile time).
+            Some(g) if r.da == zero() && g == Complex::new(T::one(), T::zero()) => {
+                Dual::new(r.value, self.dzbar.conj(), self.dz.conj())
+            }
             Some(g) => self.chain(r.value, r.da, g),
         }
     }
@@ -169,6 +174,12 @@ impl<T: Real> Dual<T> {
             r.da * self.dz + r.db * other.dz,
             r.da * self.dzbar + r.db * other.dzbar,
         )
+    }
+
+    /// Applies a product by a real constant.
+    #[inline(always)]
+    fn apply_scaled(self, r: Scaled<T>) -> Self {
+        Dual::new(r.value, self.dz * r.da, self.dzbar * r.da)
     }
 
     /// Applies a binary rule with a constant second argument.
@@ -269,6 +280,14 @@ impl<T: Real> ScalarArith<T> for Dual<T> {
     fn rdiv_c(self, c: Complex<T>) -> Self {
         let r = rules::div(c, self.value);
         Dual::new(r.value, r.db * self.dz, r.db * self.dzbar)
+    }
+    #[inline(always)]
+    fn mul_r(self, x: T) -> Self {
+        self.apply_scaled(rules::scale(self.value, x))
+    }
+    #[inline(always)]
+    fn div_r(self, x: T) -> Self {
+        self.apply_scaled(rules::unscale(self.value, x))
     }
 }
 

@@ -512,3 +512,33 @@ macro_rules! unary_methods {
 }
 
 pub(crate) use unary_methods;
+
+/// Value and partial of `a·x` or `a/x` for a real constant `x`: the partial `∂/∂a` is real, so
+/// applying it costs two real multiplications instead of a complex one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scaled<T> {
+    /// `a·x` (or `a/x`).
+    pub value: Complex<T>,
+    /// `∂/∂a`: `x` (or `1/x`); `∂/∂ā = 0`.
+    pub da: T,
+}
+
+/// `a·x` for a real `x`: `(x, 0)`; the same as [`mul`] with `b = x + 0i`, without the products by
+/// the zero imaginary part.
+#[inline(always)]
+pub fn scale<T: Real>(a: Complex<T>, x: T) -> Scaled<T> {
+    Scaled {
+        value: a * x,
+        da: x,
+    }
+}
+
+/// `a/x` for a real `x`: `(1/x, 0)`; the same as [`div`] with `b = x + 0i`. At `x = 0` the IEEE
+/// values of real division (±inf, NaN) pass through.
+#[inline(always)]
+pub fn unscale<T: Real>(a: Complex<T>, x: T) -> Scaled<T> {
+    Scaled {
+        value: a / x,
+        da: x.recip(),
+    }
+}

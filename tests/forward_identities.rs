@@ -11,6 +11,7 @@ use proptest::prelude::*;
 use wirtinger::check;
 use wirtinger::forward::{derivative, gradient};
 use wirtinger::prelude::*;
+use wirtinger::rules;
 
 type F = fn(Dual) -> Dual;
 
@@ -176,6 +177,40 @@ proptest! {
             let fy = (val(z + c64(0.0, h)) - val(z - c64(0.0, h))) / (2.0 * h);
             prop_assert!(close(d.grad(), c64(fx, fy), 1e-6), "{}: grad {} vs ({}, {})", name, d.grad(), fx, fy);
         }
+    }
+
+    /// A real operand takes the real forms of the table (`scale`, `unscale`); they must agree with
+    /// the complex forms given `x + 0i`, and so must every operator pairing with a real.
+    #[test]
+    fn real_operands_agree_with_complex_ones(z in point(), x in -3.0..3.0f64) {
+        prop_assume!(x.abs() > 1e-3);
+        let xc = c64(x, 0.0);
+        let (s, m) = (rules::scale(z, x), rules::mul(z, xc));
+        prop_assert!(close(s.value, m.value, 1e-15) && close(c64(s.da, 0.0), m.da, 0.0));
+        let (s, d) = (rules::unscale(z, x), rules::div(z, xc));
+        prop_assert!(close(s.value, d.value, 1e-15) && close(c64(s.da, 0.0), d.da, 1e-15));
+        let w = Dual::var(z).sin() * Dual::var(z).conj();
+        let pairs = [
+            (w * x, w * xc),
+            (x * w, xc * w),
+            (w / x, w / xc),
+            ({ let mut v = w; v *= x; v }, w * xc),
+            ({ let mut v = w; v /= x; v }, w / xc),
+        ];
+        for (k, (r, c)) in pairs.into_iter().enumerate() {
+            prop_assert!(
+                close(r.value(), c.value(), 1e-15) && close(r.dz(), c.dz(), 1e-15) && close(r.dzbar(), c.dzbar(), 1e-15),
+                "pairing {}: {:?} vs {:?}", k, r, c
+            );
+        }
+    }
+
+    /// `conj` swaps the derivatives exactly, even when they are not finite (no `0·∞` enters).
+    #[test]
+    fn conjugate_of_infinite_derivatives(z in point()) {
+        let d = Dual::new(z, c64(f64::INFINITY, 1.0), c64(2.0, -3.0)).conj();
+        prop_assert_eq!(d.dz(), c64(2.0, 3.0));
+        prop_assert_eq!(d.dzbar(), c64(f64::INFINITY, -1.0));
     }
 
     #[test]

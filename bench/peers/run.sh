@@ -13,8 +13,9 @@
 #
 # Threads: 1 thread is `taskset -c 0`, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
 # intra_op_parallelism_threads=1" for JAX, torch.set_num_threads(1) and OMP_NUM_THREADS=1 for
-# PyTorch; 2 threads is `taskset -c 0,1` and 2 for each. Ours: RAYON_NUM_THREADS is set too, but
-# the crate has no threading yet, so both of our runs are single-threaded. PyTorch with 2 threads
+# PyTorch; 2 threads is `taskset -c 0,1` and 2 for each. Ours: RAYON_NUM_THREADS, which sizes the
+# pool of the crate's `parallel` feature (FFT passes, reductions) and of `scalar_dual_lanes`'s
+# blocks; fused elementwise chains and the scalar tape are serial. PyTorch with 2 threads
 # runs with OMP_WAIT_POLICY=PASSIVE (TORCH_OMP_WAIT_POLICY= to leave libgomp's default): on a
 # shared machine whose load exceeds its cores, libgomp's spinning barriers wait a scheduler slice
 # for a descheduled sibling at every parallel region, measured at 40-150x slower (phase_value/256:
@@ -165,7 +166,7 @@ report() {
     echo "Complex128 everywhere. Ratios below 1 mean we are faster; they are ours with the default"
     echo "malloc over the better of the peer's two malloc settings (a conservative comparison)."
     echo "Tuned malloc: \`${TUNED_MALLOC}\`."
-    echo "Ours is single-threaded in both rows (the crate has no threading yet). PyTorch with 2"
+    echo "Ours: RAYON_NUM_THREADS set to the thread count (the \`parallel\` feature). PyTorch with 2"
     echo "threads: OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY:-(libgomp default)}."
     echo "The scalar workload (c) compares each of our ways with the peers' one \`scalar_grad\`."
     echo

@@ -20,6 +20,7 @@ OURS = [
     ("phase_grad/1024", "phase_grad/1024", "grad"),
     ("gp_grad/65536", "gp_grad/65536", "grad"),
     ("scalar_dual/100000", "scalar_grad/100000", "scalar"),
+    ("scalar_dual_lanes/100000", "scalar_grad/100000", "scalar"),
     ("scalar_array/100000", "scalar_grad/100000", "scalar"),
     ("scalar_tape/100000", "scalar_grad/100000", "scalar"),
     ("scalar_tape_one/100000", "scalar_grad/100000", "scalar"),
