@@ -22,6 +22,34 @@
 //! assert_eq!(l.dzbar(), c64(3.0, 4.0));
 //! assert_eq!(l.grad(), c64(6.0, 8.0)); // PyTorch's z.grad
 //! ```
+//!
+//! ## Many independent points
+//!
+//! A `Dual` is a plain `Copy` value of three complex numbers, with no allocation and no shared
+//! state, so it is as fast as the arithmetic allows. When many independent points each need their
+//! own derivative (an iteration per pixel, a map applied to a batch), advance a block of points
+//! together rather than one point at a time: the block's chains are independent, so the processor
+//! overlaps them, and blocks can go to threads (`Dual` is `Send`). On this project's peers
+//! benchmark (50 steps of `z ← z² z̄/2 + c` at 10⁵ points, `bench/peers`), blocks of 16 points
+//! run about twice as fast as the point-by-point loop.
+//!
+//! ```
+//! use wirtinger::prelude::*;
+//!
+//! let starts: Vec<Complex64> = (0..64).map(|k| c64(0.01 * k as f64, 0.3)).collect();
+//! let c = c64(0.1, -0.05);
+//! let mut grads = Vec::new();
+//! for block in starts.chunks(16) {
+//!     let mut z: Vec<Dual> = block.iter().map(|&z0| Dual::var(z0)).collect();
+//!     for _ in 0..50 {
+//!         for z in z.iter_mut() {
+//!             *z = *z * *z * z.conj() * 0.5 + c;
+//!         }
+//!     }
+//!     grads.extend(z.iter().map(|z| z.norm_sqr().grad())); // ∇|z₅₀|² per start
+//! }
+//! assert_eq!(grads.len(), 64);
+//! ```
 
 use crate::ops::{impl_left_ops, impl_scalar_ops, ScalarArith};
 use crate::rules::{self, Binary, Scaled, Unary};
