@@ -89,12 +89,47 @@ fn accumulate<T: Real>(
     }
 }
 
+/// What is known to be real where a kernel runs forward: its operands `a`, `b` and its output.
+/// A known-real value is read as `(re, 0)` with a literal zero, so the compiler drops the
+/// arithmetic on imaginary parts; a real output is stored with imaginary part exactly 0.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Mode {
+    pub a: bool,
+    pub b: bool,
+    pub out: bool,
+}
+
+/// What is known to be real where a kernel runs backward: its operands, the cotangent `c` of its
+/// output, and the cotangent it adds into (`target`: only when `c` is real and the kernel's
+/// partials are real at real operands, see [`Kernel::real_partials`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BackMode {
+    pub a: bool,
+    pub b: bool,
+    pub c: bool,
+    pub target: bool,
+}
+
+/// `x`, or `(Re x, 0)` with a literal zero when `R`.
+#[inline(always)]
+fn re_if<const R: bool, T: Real>(x: C<T>) -> C<T> {
+    if R {
+        Complex::new(x.re, T::zero())
+    } else {
+        x
+    }
+}
+
 /// One elementwise op over chunks.
 pub(crate) trait Kernel<T: Real> {
     /// The op's name (for the picture of the graph).
     fn name(&self) -> &'static str;
+    /// Whether both partials are real wherever the operands are real, so that a real cotangent
+    /// gives real cotangents to real operands (true of the rules that keep real inputs real, and
+    /// of `re`, `norm_sqr`, `norm`; not of `im`, `arg`).
+    fn real_partials(&self) -> bool;
     /// `out[i] = g(a[i], b[i])`.
-    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>]);
+    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>], mode: Mode);
     /// Adds operand `side`'s share of the conjugate cotangent `c`:
     /// `c_side += conj(∂g/∂side) c + (∂g/∂side̅) conj(c)`.
     fn backward(
@@ -104,6 +139,7 @@ pub(crate) trait Kernel<T: Real> {
         b: Option<Arg<'_, T>>,
         c: &[C<T>],
         out: Adj<'_, T>,
+        mode: BackMode,
     );
 }
 
@@ -112,6 +148,49 @@ pub(crate) struct UnaryKernel<R> {
     pub name: &'static str,
     pub rule: R,
     pub holomorphic: bool,
+    /// See [`Kernel::real_partials`].
+    pub real_partials: bool,
+}
+
+impl<R> UnaryKernel<R> {
+    #[inline(always)]
+    fn fwd<T: Real, const RA: bool, const RO: bool>(&self, a: Arg<'_, T>, out: &mut [C<T>])
+    where
+        R: Fn(C<T>) -> Unary<T>,
+    {
+        let f = |x: C<T>| re_if::<RO, T>((self.rule)(re_if::<RA, T>(x)).value);
+        match a {
+            Arg::Chunk(x) => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = f(x);
+                }
+            }
+            Arg::Scalar(x) => out.fill(f(x)),
+        }
+    }
+
+    #[inline(always)]
+    fn bwd<T: Real, const RA: bool, const RC: bool, const RT: bool>(
+        &self,
+        a: Arg<'_, T>,
+        c: &[C<T>],
+        out: Adj<'_, T>,
+    ) where
+        R: Fn(C<T>) -> Unary<T>,
+    {
+        let none = Arg::Scalar(zero());
+        let (x, k) = (|x| re_if::<RA, T>(x), |g| re_if::<RC, T>(g));
+        if self.holomorphic {
+            accumulate(a, none, c, out, |a, _, g| {
+                re_if::<RT, T>((self.rule)(x(a)).da.conj() * k(g))
+            });
+        } else {
+            accumulate(a, none, c, out, |a, _, g| {
+                let (r, g) = ((self.rule)(x(a)), k(g));
+                re_if::<RT, T>(r.da.conj() * g + r.da_conj.unwrap_or_else(zero) * g.conj())
+            });
+        }
+    }
 }
 
 impl<T: Real, R: Fn(C<T>) -> Unary<T>> Kernel<T> for UnaryKernel<R> {
@@ -119,14 +198,16 @@ impl<T: Real, R: Fn(C<T>) -> Unary<T>> Kernel<T> for UnaryKernel<R> {
         self.name
     }
 
-    fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: &mut [C<T>]) {
-        match a {
-            Arg::Chunk(x) => {
-                for (o, &x) in out.iter_mut().zip(x) {
-                    *o = (self.rule)(x).value;
-                }
-            }
-            Arg::Scalar(x) => out.fill((self.rule)(x).value),
+    fn real_partials(&self) -> bool {
+        self.real_partials
+    }
+
+    fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: &mut [C<T>], m: Mode) {
+        match (m.a, m.out) {
+            (false, false) => self.fwd::<T, false, false>(a, out),
+            (false, true) => self.fwd::<T, false, true>(a, out),
+            (true, false) => self.fwd::<T, true, false>(a, out),
+            (true, true) => self.fwd::<T, true, true>(a, out),
         }
     }
 
@@ -137,15 +218,15 @@ impl<T: Real, R: Fn(C<T>) -> Unary<T>> Kernel<T> for UnaryKernel<R> {
         _: Option<Arg<'_, T>>,
         c: &[C<T>],
         out: Adj<'_, T>,
+        m: BackMode,
     ) {
-        let none = Arg::Scalar(zero());
-        if self.holomorphic {
-            accumulate(a, none, c, out, |x, _, c| (self.rule)(x).da.conj() * c);
-        } else {
-            accumulate(a, none, c, out, |x, _, c| {
-                let r = (self.rule)(x);
-                r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj()
-            });
+        match (m.a, m.c, m.c && m.target) {
+            (false, false, _) => self.bwd::<T, false, false, false>(a, c, out),
+            (false, true, false) => self.bwd::<T, false, true, false>(a, c, out),
+            (false, true, true) => self.bwd::<T, false, true, true>(a, c, out),
+            (true, false, _) => self.bwd::<T, true, false, false>(a, c, out),
+            (true, true, false) => self.bwd::<T, true, true, false>(a, c, out),
+            (true, true, true) => self.bwd::<T, true, true, true>(a, c, out),
         }
     }
 }
@@ -159,32 +240,90 @@ pub(crate) struct BinaryKernel<T, R> {
     pub fixed: Binary<T>,
 }
 
+impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> BinaryKernel<T, R> {
+    #[inline(always)]
+    fn fwd<const RA: bool, const RB: bool, const RO: bool>(
+        &self,
+        a: Arg<'_, T>,
+        b: Arg<'_, T>,
+        out: &mut [C<T>],
+    ) {
+        let f = |x, y| re_if::<RO, T>((self.rule)(re_if::<RA, T>(x), re_if::<RB, T>(y)).value);
+        // The common shapes get loops without a per-element match, so they vectorize.
+        match (a, b) {
+            (Arg::Chunk(x), Arg::Chunk(y)) => {
+                for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
+                    *o = f(x, y);
+                }
+            }
+            (Arg::Chunk(x), Arg::Scalar(y)) => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = f(x, y);
+                }
+            }
+            (Arg::Scalar(x), Arg::Chunk(y)) => {
+                for (o, &y) in out.iter_mut().zip(y) {
+                    *o = f(x, y);
+                }
+            }
+            (Arg::Scalar(x), Arg::Scalar(y)) => out.fill(f(x, y)),
+        }
+    }
+
+    #[inline(always)]
+    fn bwd<const RAB: bool, const RC: bool, const RT: bool>(
+        &self,
+        side: usize,
+        a: Arg<'_, T>,
+        b: Arg<'_, T>,
+        c: &[C<T>],
+        out: Adj<'_, T>,
+    ) {
+        let none = Arg::Scalar(zero());
+        let r = |x, y| (self.rule)(re_if::<RAB, T>(x), re_if::<RAB, T>(y));
+        let k = |g| re_if::<RC, T>(g);
+        if self.linear {
+            let g = if side == 0 {
+                self.fixed.da
+            } else {
+                self.fixed.db
+            }
+            .conj();
+            if g == Complex::new(T::one(), T::zero()) {
+                accumulate(none, none, c, out, |_, _, c| re_if::<RT, T>(k(c)));
+            } else {
+                accumulate(none, none, c, out, |_, _, c| re_if::<RT, T>(g * k(c)));
+            }
+        } else if side == 0 {
+            accumulate(a, b, c, out, |x, y, c| {
+                re_if::<RT, T>(r(x, y).da.conj() * k(c))
+            });
+        } else {
+            accumulate(a, b, c, out, |x, y, c| {
+                re_if::<RT, T>(r(x, y).db.conj() * k(c))
+            });
+        }
+    }
+}
+
 impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> Kernel<T> for BinaryKernel<T, R> {
     fn name(&self) -> &'static str {
         self.name
     }
 
-    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>]) {
+    fn real_partials(&self) -> bool {
+        // Holomorphic in each argument and real on real arguments: real partials there.
+        self.fixed.preserves_real
+    }
+
+    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>], m: Mode) {
         let b = b.expect("binary kernel without a second operand");
-        let f = &self.rule;
-        // The common shapes get loops without a per-element match, so they vectorize.
-        match (a, b) {
-            (Arg::Chunk(x), Arg::Chunk(y)) => {
-                for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
-                    *o = f(x, y).value;
-                }
-            }
-            (Arg::Chunk(x), Arg::Scalar(y)) => {
-                for (o, &x) in out.iter_mut().zip(x) {
-                    *o = f(x, y).value;
-                }
-            }
-            (Arg::Scalar(x), Arg::Chunk(y)) => {
-                for (o, &y) in out.iter_mut().zip(y) {
-                    *o = f(x, y).value;
-                }
-            }
-            (Arg::Scalar(x), Arg::Scalar(y)) => out.fill(f(x, y).value),
+        match (m.a, m.b, m.out) {
+            (true, true, true) => self.fwd::<true, true, true>(a, b, out),
+            (true, true, false) => self.fwd::<true, true, false>(a, b, out),
+            (true, false, _) => self.fwd::<true, false, false>(a, b, out),
+            (false, true, _) => self.fwd::<false, true, false>(a, b, out),
+            (false, false, _) => self.fwd::<false, false, false>(a, b, out),
         }
     }
 
@@ -195,25 +334,16 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> Kernel<T> for BinaryKernel<T, R> {
         b: Option<Arg<'_, T>>,
         c: &[C<T>],
         out: Adj<'_, T>,
+        m: BackMode,
     ) {
         let b = b.expect("binary kernel without a second operand");
-        let none = Arg::Scalar(zero());
-        if self.linear {
-            let g = if side == 0 {
-                self.fixed.da
-            } else {
-                self.fixed.db
-            }
-            .conj();
-            if g == Complex::new(T::one(), T::zero()) {
-                accumulate(none, none, c, out, |_, _, c| c);
-            } else {
-                accumulate(none, none, c, out, |_, _, c| g * c);
-            }
-        } else if side == 0 {
-            accumulate(a, b, c, out, |x, y, c| (self.rule)(x, y).da.conj() * c);
-        } else {
-            accumulate(a, b, c, out, |x, y, c| (self.rule)(x, y).db.conj() * c);
+        match (m.a && m.b, m.c, m.c && m.target) {
+            (false, false, _) => self.bwd::<false, false, false>(side, a, b, c, out),
+            (false, true, false) => self.bwd::<false, true, false>(side, a, b, c, out),
+            (false, true, true) => self.bwd::<false, true, true>(side, a, b, c, out),
+            (true, false, _) => self.bwd::<true, false, false>(side, a, b, c, out),
+            (true, true, false) => self.bwd::<true, true, false>(side, a, b, c, out),
+            (true, true, true) => self.bwd::<true, true, true>(side, a, b, c, out),
         }
     }
 }
@@ -223,6 +353,8 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> Kernel<T> for BinaryKernel<T, R> {
 pub(crate) struct ArrayIn<T> {
     pub id: Option<u32>,
     pub value: Rc<Vec<C<T>>>,
+    /// Whether every element is known to be real.
+    pub real: bool,
 }
 
 /// An input scalar: its node (`None` for a constant) and value.
@@ -230,6 +362,8 @@ pub(crate) struct ArrayIn<T> {
 pub(crate) struct ScalarIn<T> {
     pub id: Option<u32>,
     pub value: C<T>,
+    /// Whether the value is known to be real.
+    pub real: bool,
 }
 
 /// One op of an expression.
@@ -237,6 +371,8 @@ pub(crate) struct ScalarIn<T> {
 pub(crate) struct Op<T: Real> {
     pub kernel: Rc<dyn Kernel<T>>,
     pub args: [Option<Src>; 2],
+    /// Whether the op's value is known to be real.
+    pub real: bool,
 }
 
 /// A lazily evaluated elementwise expression over arrays of one length; its value is the output
@@ -297,12 +433,13 @@ impl<T: Real> Expr<T> {
                 }
             });
         }
-        e.ops.push(Op { kernel, args });
+        e.ops.push(Op { kernel, args, real });
         e
     }
 
     fn add_array(&mut self, a: &ArrayIn<T>) -> usize {
-        let same = |b: &ArrayIn<T>| b.id == a.id && Rc::ptr_eq(&b.value, &a.value);
+        let same =
+            |b: &ArrayIn<T>| b.id == a.id && Rc::ptr_eq(&b.value, &a.value) && b.real == a.real;
         match self.arrays.iter().position(same) {
             Some(k) => k,
             None => {
@@ -329,6 +466,7 @@ impl<T: Real> Expr<T> {
             self.ops.push(Op {
                 kernel: op.kernel.clone(),
                 args: [map(op.args[0]), map(op.args[1])],
+                real: op.real,
             });
         }
         Src::Op(self.ops.len() - 1)
@@ -366,6 +504,47 @@ impl<T: Real> Expr<T> {
         }
     }
 
+    /// Whether operand `s` is known to be real.
+    fn real(&self, s: Src) -> bool {
+        match s {
+            Src::Array(k) => self.arrays[k].real,
+            Src::Scalar(k) => self.scalars[k].real,
+            Src::Op(i) => self.ops[i].real,
+        }
+    }
+
+    /// What op `op` knows to be real, forward.
+    fn mode(&self, op: &Op<T>) -> Mode {
+        Mode {
+            a: op.args[0].is_some_and(|s| self.real(s)),
+            b: op.args[1].is_some_and(|s| self.real(s)),
+            out: op.real,
+        }
+    }
+
+    /// Which ops' cotangents are known to be real, given whether the seed is: the last op's when
+    /// it and the seed are real; an earlier real op's when every op reading it has a real
+    /// cotangent and real partials at real operands (so adds a real share).
+    fn real_cotangents(&self, seed_real: bool) -> Vec<bool> {
+        let last = self.ops.len() - 1;
+        let mut rc = vec![false; self.ops.len()];
+        rc[last] = seed_real && self.ops[last].real;
+        let mut read = vec![false; self.ops.len()];
+        let mut ok = vec![true; self.ops.len()];
+        for (k, op) in self.ops.iter().enumerate().rev() {
+            if k < last {
+                rc[k] = self.ops[k].real && read[k] && ok[k];
+            }
+            for s in op.args.iter().flatten() {
+                if let Src::Op(j) = *s {
+                    read[j] = true;
+                    ok[j] &= rc[k] && op.kernel.real_partials();
+                }
+            }
+        }
+        rc
+    }
+
     /// Runs ops `0..upto` on the chunk at `lo` of length `n`, op `i`'s values in
     /// `vals[i·CHUNK..]`.
     fn forward_chunk(&self, lo: usize, n: usize, upto: usize, vals: &mut [C<T>]) {
@@ -373,7 +552,7 @@ impl<T: Real> Expr<T> {
             let (done, rest) = vals.split_at_mut(j * CHUNK);
             let a = self.arg(op.args[0].expect("op without operand"), lo, n, done);
             let b = op.args[1].map(|s| self.arg(s, lo, n, done));
-            op.kernel.forward(a, b, &mut rest[..n]);
+            op.kernel.forward(a, b, &mut rest[..n], self.mode(op));
         }
     }
 
@@ -394,7 +573,7 @@ impl<T: Real> Expr<T> {
             let op = &self.ops[last];
             let a = self.arg(op.args[0].expect("op without operand"), lo, n, &vals);
             let b = op.args[1].map(|s| self.arg(s, lo, n, &vals));
-            op.kernel.forward(a, b, &mut out[lo..lo + n]);
+            op.kernel.forward(a, b, &mut out[lo..lo + n], self.mode(op));
         }
         out
     }
@@ -408,9 +587,12 @@ impl<T: Real> Expr<T> {
         for lo in (0..self.len).step_by(CHUNK) {
             let n = CHUNK.min(self.len - lo);
             self.forward_chunk(lo, n, self.ops.len(), &mut vals);
-            total += vals[last * CHUNK..last * CHUNK + n]
-                .iter()
-                .fold(zero(), |s, &x| s + x);
+            let v = &vals[last * CHUNK..last * CHUNK + n];
+            if self.ops[last].real {
+                total.re += v.iter().fold(T::zero(), |s, x| s + x.re);
+            } else {
+                total += v.iter().fold(zero(), |s, &x| s + x);
+            }
         }
         total
     }
@@ -443,6 +625,7 @@ impl<T: Real> Expr<T> {
             Seed::Array(v) => (Some(v), zero()),
             Seed::Scalar(c) => (None, c),
         };
+        let rc = self.real_cotangents(seed_arr.is_none() && seed_c.im == T::zero());
         let mut scalar_adj = vec![zero(); self.scalars.len()];
         let mut vals = self.scratch();
         let mut adj = self.scratch();
@@ -465,8 +648,15 @@ impl<T: Real> Expr<T> {
                 let c = &cur[..n];
                 let a = self.arg(op.args[0].expect("op without operand"), lo, n, &vals);
                 let b = op.args[1].map(|s| self.arg(s, lo, n, &vals));
+                let fwd = self.mode(op);
                 for (side, src) in op.args.iter().enumerate() {
                     let Some(src) = *src else { continue };
+                    let mode = BackMode {
+                        a: fwd.a,
+                        b: fwd.b,
+                        c: rc[j],
+                        target: matches!(src, Src::Op(i) if rc[i]),
+                    };
                     let target = match src {
                         Src::Op(i) => Adj::Chunk(&mut before[i * CHUNK..i * CHUNK + n]),
                         Src::Array(k) if Some(k) == own => Adj::Chunk(&mut mine[..n]),
@@ -482,7 +672,7 @@ impl<T: Real> Expr<T> {
                             None => continue,
                         },
                     };
-                    op.kernel.backward(side, a, b, c, target);
+                    op.kernel.backward(side, a, b, c, target, mode);
                 }
             }
             if own.is_some() {
