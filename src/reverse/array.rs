@@ -517,7 +517,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         linear: bool,
     ) -> Self
     where
-        R: Fn(Complex<T>, Complex<T>) -> Binary<T> + 'static,
+        R: Fn(Complex<T>, Complex<T>) -> Binary<T> + Send + Sync + 'static,
     {
         let fixed = rule(zero(), zero());
         let real = fixed.preserves_real && l.1 && r.1;

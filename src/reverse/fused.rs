@@ -15,6 +15,7 @@
 //! partials are the ones scalar and forward mode use.
 
 use super::tape::Accum;
+use crate::parallel as par;
 use crate::rules::{Binary, Unary};
 use crate::Real;
 use num_complex::Complex;
@@ -121,7 +122,7 @@ fn re_if<const R: bool, T: Real>(x: C<T>) -> C<T> {
 }
 
 /// One elementwise op over chunks.
-pub(crate) trait Kernel<T: Real> {
+pub(crate) trait Kernel<T: Real>: Send + Sync {
     /// The op's name (for the picture of the graph).
     fn name(&self) -> &'static str;
     /// Whether both partials are real wherever the operands are real, so that a real cotangent
@@ -193,7 +194,7 @@ impl<R> UnaryKernel<R> {
     }
 }
 
-impl<T: Real, R: Fn(C<T>) -> Unary<T>> Kernel<T> for UnaryKernel<R> {
+impl<T: Real, R: Fn(C<T>) -> Unary<T> + Send + Sync> Kernel<T> for UnaryKernel<R> {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -306,7 +307,7 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> BinaryKernel<T, R> {
     }
 }
 
-impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> Kernel<T> for BinaryKernel<T, R> {
+impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T> + Send + Sync> Kernel<T> for BinaryKernel<T, R> {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -496,29 +497,16 @@ impl<T: Real> Expr<T> {
         ids
     }
 
-    fn arg<'a>(&'a self, s: Src, lo: usize, n: usize, vals: &'a [C<T>]) -> Arg<'a, T> {
-        match s {
-            Src::Array(k) => Arg::Chunk(&self.arrays[k].value[lo..lo + n]),
-            Src::Scalar(k) => Arg::Scalar(self.scalars[k].value),
-            Src::Op(i) => Arg::Chunk(&vals[i * CHUNK..i * CHUNK + n]),
-        }
-    }
-
-    /// Whether operand `s` is known to be real.
-    fn real(&self, s: Src) -> bool {
-        match s {
-            Src::Array(k) => self.arrays[k].real,
-            Src::Scalar(k) => self.scalars[k].real,
-            Src::Op(i) => self.ops[i].real,
-        }
-    }
-
-    /// What op `op` knows to be real, forward.
-    fn mode(&self, op: &Op<T>) -> Mode {
-        Mode {
-            a: op.args[0].is_some_and(|s| self.real(s)),
-            b: op.args[1].is_some_and(|s| self.real(s)),
-            out: op.real,
+    /// A borrowed view for evaluation, shareable between threads.
+    fn view(&self) -> View<'_, T> {
+        View {
+            arrays: self.arrays.iter().map(|a| (&a.value[..], a.real)).collect(),
+            scalars: self.scalars.iter().map(|s| (s.value, s.real)).collect(),
+            ops: self
+                .ops
+                .iter()
+                .map(|o| (&*o.kernel, o.args, o.real))
+                .collect(),
         }
     }
 
@@ -545,61 +533,28 @@ impl<T: Real> Expr<T> {
         rc
     }
 
-    /// Runs ops `0..upto` on the chunk at `lo` of length `n`, op `i`'s values in
-    /// `vals[i·CHUNK..]`.
-    fn forward_chunk(&self, lo: usize, n: usize, upto: usize, vals: &mut [C<T>]) {
-        for (j, op) in self.ops[..upto].iter().enumerate() {
-            let (done, rest) = vals.split_at_mut(j * CHUNK);
-            let a = self.arg(op.args[0].expect("op without operand"), lo, n, done);
-            let b = op.args[1].map(|s| self.arg(s, lo, n, done));
-            op.kernel.forward(a, b, &mut rest[..n], self.mode(op));
-        }
-    }
-
-    /// Scratch for the values of every op on one chunk.
-    fn scratch(&self) -> Vec<C<T>> {
-        vec![zero(); self.ops.len() * CHUNK]
-    }
-
-    /// The values, into `out` (emptied first).
+    /// The values, into `out` (emptied first). In parallel for a long expression: each task
+    /// evaluates its own chunks, with the same operations as on one thread.
     pub(crate) fn values(&self, mut out: Vec<C<T>>) -> Vec<C<T>> {
         out.clear();
         out.resize(self.len, zero());
-        let mut vals = self.scratch();
-        let last = self.ops.len() - 1;
-        for lo in (0..self.len).step_by(CHUNK) {
-            let n = CHUNK.min(self.len - lo);
-            self.forward_chunk(lo, n, last, &mut vals);
-            let op = &self.ops[last];
-            let a = self.arg(op.args[0].expect("op without operand"), lo, n, &vals);
-            let b = op.args[1].map(|s| self.arg(s, lo, n, &vals));
-            op.kernel.forward(a, b, &mut out[lo..lo + n], self.mode(op));
-        }
+        let v = self.view();
+        par::for_chunks(&mut out, |off, dst| v.values_into(off, dst));
         out
     }
 
-    /// `Σ` of the values, without storing them (chunk sums added in order, so the result does not
-    /// depend on how chunks are scheduled).
+    /// `Σ` of the values, without storing them: chunk sums over ranges of
+    /// [`par::REDUCE_CHUNK`] elements, added in order whatever the number of threads.
     pub(crate) fn sum(&self) -> C<T> {
-        let mut vals = self.scratch();
-        let last = self.ops.len() - 1;
-        let mut total = zero();
-        for lo in (0..self.len).step_by(CHUNK) {
-            let n = CHUNK.min(self.len - lo);
-            self.forward_chunk(lo, n, self.ops.len(), &mut vals);
-            let v = &vals[last * CHUNK..last * CHUNK + n];
-            if self.ops[last].real {
-                total.re += v.iter().fold(T::zero(), |s, x| s + x.re);
-            } else {
-                total += v.iter().fold(zero(), |s, &x| s + x);
-            }
-        }
-        total
+        let v = self.view();
+        par::chunked_sum(self.len, |r| v.sum_range(r), |s, t| s + t).unwrap_or_else(zero)
     }
 
     /// The VJP: from the conjugate cotangent of the value (`seed`: an array, or a scalar for a
     /// fused sum, broadcast) adds those of the inputs into `acc`, whose input `k` is
-    /// `self.inputs()[k]`.
+    /// `self.inputs()[k]`. In parallel for a long expression: each range of
+    /// [`par::REDUCE_CHUNK`] elements is one task writing only its own elements of the adjoint
+    /// arrays; the shares of scalar inputs are summed per range, then over ranges in order.
     pub(crate) fn backward(&self, seed: Seed<T>, acc: &mut Accum<'_, T>) {
         let ids = self.inputs();
         let slot = |id: Option<u32>| id.and_then(|id| ids.iter().position(|&x| x == id));
@@ -613,8 +568,8 @@ impl<T: Real> Expr<T> {
             .iter()
             .map(|s| slot(s.id).filter(|&k| acc.wants(k)))
             .collect();
-        // The first array input that wants an adjoint gets a buffer of its own, written chunk by
-        // chunk (in place over the seed when there is one) and handed over whole at the end.
+        // The first array input that wants an adjoint gets a buffer of its own, written range by
+        // range (in place over the seed when there is one) and handed over whole at the end.
         let own = array_slot.iter().position(Option::is_some);
         let own_slot = own.and_then(|k| array_slot[k]);
         let mut owned: Vec<C<T>> = match (&seed, own) {
@@ -626,61 +581,48 @@ impl<T: Real> Expr<T> {
             Seed::Scalar(c) => (None, c),
         };
         let rc = self.real_cotangents(seed_arr.is_none() && seed_c.im == T::zero());
-        let mut scalar_adj = vec![zero(); self.scalars.len()];
-        let mut vals = self.scratch();
-        let mut adj = self.scratch();
-        let mut mine = [zero(); CHUNK];
-        let last = self.ops.len() - 1;
-        for lo in (0..self.len).step_by(CHUNK) {
-            let n = CHUNK.min(self.len - lo);
-            self.forward_chunk(lo, n, last, &mut vals);
-            for a in adj[..last * CHUNK].iter_mut() {
-                *a = zero();
+        // Where each array input's share goes.
+        let mut targets: Vec<Target<T>> = Vec::with_capacity(self.arrays.len());
+        for (k, s) in array_slot.iter().enumerate() {
+            targets.push(match *s {
+                _ if Some(k) == own => Target::Own,
+                Some(s) => match acc.array(s) {
+                    Some(g) => Target::Add(Ptr(g.as_mut_ptr())),
+                    None => Target::Skip,
+                },
+                None => Target::Skip,
+            });
+        }
+        let wants_scalar: Vec<bool> = scalar_slot.iter().map(Option::is_some).collect();
+        let seed = match seed_arr.as_mut() {
+            Some(v) => SeedPtr::Array(Ptr(v.as_mut_ptr())),
+            None => SeedPtr::Scalar(seed_c),
+        };
+        // The own buffer is written (not read) through its spare capacity.
+        let own_ptr = Ptr(owned.as_mut_ptr());
+        let v = self.view();
+        let ctx = Backward {
+            view: &v,
+            rc: &rc,
+            targets: &targets,
+            wants_scalar: &wants_scalar,
+            seed,
+            own_ptr: own.map(|_| own_ptr),
+        };
+        let add = |mut s: Vec<C<T>>, t: Vec<C<T>>| {
+            for (s, t) in s.iter_mut().zip(t) {
+                *s += t;
             }
-            match &seed_arr {
-                Some(c) => adj[last * CHUNK..last * CHUNK + n].copy_from_slice(&c[lo..lo + n]),
-                None => adj[last * CHUNK..last * CHUNK + n].fill(seed_c),
-            }
-            mine[..n].fill(zero());
-            for j in (0..=last).rev() {
-                let op = &self.ops[j];
-                let (before, cur) = adj.split_at_mut(j * CHUNK);
-                let c = &cur[..n];
-                let a = self.arg(op.args[0].expect("op without operand"), lo, n, &vals);
-                let b = op.args[1].map(|s| self.arg(s, lo, n, &vals));
-                let fwd = self.mode(op);
-                for (side, src) in op.args.iter().enumerate() {
-                    let Some(src) = *src else { continue };
-                    let mode = BackMode {
-                        a: fwd.a,
-                        b: fwd.b,
-                        c: rc[j],
-                        target: matches!(src, Src::Op(i) if rc[i]),
-                    };
-                    let target = match src {
-                        Src::Op(i) => Adj::Chunk(&mut before[i * CHUNK..i * CHUNK + n]),
-                        Src::Array(k) if Some(k) == own => Adj::Chunk(&mut mine[..n]),
-                        Src::Array(k) => match array_slot[k] {
-                            Some(s) => match acc.array(s) {
-                                Some(g) => Adj::Chunk(&mut g[lo..lo + n]),
-                                None => continue,
-                            },
-                            None => continue,
-                        },
-                        Src::Scalar(k) => match scalar_slot[k] {
-                            Some(_) => Adj::Scalar(&mut scalar_adj[k]),
-                            None => continue,
-                        },
-                    };
-                    op.kernel.backward(side, a, b, c, target, mode);
-                }
-            }
-            if own.is_some() {
-                match seed_arr.as_mut() {
-                    Some(v) => v[lo..lo + n].copy_from_slice(&mine[..n]),
-                    None => owned.extend_from_slice(&mine[..n]),
-                }
-            }
+            s
+        };
+        // SAFETY (of the ranges' writes): `chunked_sum` calls `range` on disjoint ranges covering
+        // `0..len`; the target arrays are distinct buffers of `len` elements (the own buffer has
+        // that capacity), and nothing else touches them until it returns.
+        let scalar_adj = par::chunked_sum(self.len, |r| unsafe { ctx.range(r) }, add)
+            .unwrap_or_else(|| vec![zero(); self.scalars.len()]);
+        if own.is_some() && seed_arr.is_none() {
+            // SAFETY: every element of `owned[..len]` was written by exactly one range.
+            unsafe { owned.set_len(self.len) };
         }
         for (k, s) in scalar_slot.iter().enumerate() {
             if let Some(g) = s.and_then(|s| acc.scalar(s)) {
@@ -690,6 +632,203 @@ impl<T: Real> Expr<T> {
         if let Some(s) = own_slot {
             acc.give(s, seed_arr.unwrap_or(owned));
         }
+    }
+}
+
+/// A raw pointer to the start of an array that the tasks of a backward pass write in disjoint
+/// ranges.
+#[derive(Clone, Copy)]
+struct Ptr<T>(*mut C<T>);
+
+// SAFETY: a `Ptr` is only written through in disjoint ranges, one task each (see
+// `Backward::range`): as good as a `&mut [C<T>]` split into parts.
+unsafe impl<T: Send> Send for Ptr<T> {}
+unsafe impl<T: Send> Sync for Ptr<T> {}
+
+/// Where the share of an array input goes.
+enum Target<T> {
+    /// Nowhere (a constant, or an input that needs no adjoint).
+    Skip,
+    /// The buffer of the node's own (see [`Expr::backward`]).
+    Own,
+    /// Added into an adjoint array of the tape.
+    Add(Ptr<T>),
+}
+
+/// The seed as the tasks read it.
+#[derive(Clone, Copy)]
+enum SeedPtr<T> {
+    /// An array, overwritten range by range with the own input's share.
+    Array(Ptr<T>),
+    Scalar(C<T>),
+}
+
+/// What the tasks of [`Expr::backward`] share.
+struct Backward<'a, T: Real> {
+    view: &'a View<'a, T>,
+    rc: &'a [bool],
+    targets: &'a [Target<T>],
+    wants_scalar: &'a [bool],
+    seed: SeedPtr<T>,
+    own_ptr: Option<Ptr<T>>,
+}
+
+impl<T: Real> Backward<'_, T> {
+    /// The VJP over the elements `r`; returns the shares of the scalar inputs.
+    ///
+    /// # Safety
+    /// No other thread may use elements `r` of the target, seed and own arrays meanwhile, and
+    /// those arrays must have room for `r`.
+    unsafe fn range(&self, r: core::ops::Range<usize>) -> Vec<C<T>> {
+        let v = self.view;
+        let nops = v.ops.len();
+        let last = nops - 1;
+        let mut scalar_adj = vec![zero(); v.scalars.len()];
+        let mut vals = v.scratch();
+        let mut adj = v.scratch();
+        let mut mine = [zero(); CHUNK];
+        for lo in r.clone().step_by(CHUNK) {
+            let n = CHUNK.min(r.end - lo);
+            v.forward_chunk(lo, n, last, &mut vals);
+            for a in adj[..last * CHUNK].iter_mut() {
+                *a = zero();
+            }
+            match self.seed {
+                // SAFETY: elements `lo..lo + n` are this task's (the caller's promise).
+                SeedPtr::Array(p) => adj[last * CHUNK..last * CHUNK + n]
+                    .copy_from_slice(unsafe { std::slice::from_raw_parts(p.0.add(lo), n) }),
+                SeedPtr::Scalar(c) => adj[last * CHUNK..last * CHUNK + n].fill(c),
+            }
+            mine[..n].fill(zero());
+            for j in (0..=last).rev() {
+                let (kernel, args, _) = v.ops[j];
+                let (before, cur) = adj.split_at_mut(j * CHUNK);
+                let c = &cur[..n];
+                let a = v.arg(args[0].expect("op without operand"), lo, n, &vals);
+                let b = args[1].map(|s| v.arg(s, lo, n, &vals));
+                let fwd = v.mode(j);
+                for (side, src) in args.iter().enumerate() {
+                    let Some(src) = *src else { continue };
+                    let mode = BackMode {
+                        a: fwd.a,
+                        b: fwd.b,
+                        c: self.rc[j],
+                        target: matches!(src, Src::Op(i) if self.rc[i]),
+                    };
+                    let target = match src {
+                        Src::Op(i) => Adj::Chunk(&mut before[i * CHUNK..i * CHUNK + n]),
+                        Src::Array(k) => match self.targets[k] {
+                            Target::Skip => continue,
+                            Target::Own => Adj::Chunk(&mut mine[..n]),
+                            // SAFETY: as for the seed.
+                            Target::Add(p) => Adj::Chunk(unsafe {
+                                std::slice::from_raw_parts_mut(p.0.add(lo), n)
+                            }),
+                        },
+                        Src::Scalar(k) if self.wants_scalar[k] => Adj::Scalar(&mut scalar_adj[k]),
+                        Src::Scalar(_) => continue,
+                    };
+                    kernel.backward(side, a, b, c, target, mode);
+                }
+            }
+            if let Some(p) = self.own_ptr {
+                let dst = match self.seed {
+                    SeedPtr::Array(s) => s,
+                    SeedPtr::Scalar(_) => p,
+                };
+                // SAFETY: as for the seed; a raw copy, as the own buffer is not initialised yet.
+                unsafe { std::ptr::copy_nonoverlapping(mine.as_ptr(), dst.0.add(lo), n) };
+            }
+        }
+        scalar_adj
+    }
+}
+
+/// An expression's inputs and ops, borrowed: what evaluating it reads, shareable between threads.
+struct View<'a, T: Real> {
+    /// Values, and whether known real.
+    arrays: Vec<(&'a [C<T>], bool)>,
+    scalars: Vec<(C<T>, bool)>,
+    /// Kernel, operands, whether the value is known real.
+    ops: Vec<(&'a dyn Kernel<T>, [Option<Src>; 2], bool)>,
+}
+
+impl<'a, T: Real> View<'a, T> {
+    fn arg<'b>(&'b self, s: Src, lo: usize, n: usize, vals: &'b [C<T>]) -> Arg<'b, T> {
+        match s {
+            Src::Array(k) => Arg::Chunk(&self.arrays[k].0[lo..lo + n]),
+            Src::Scalar(k) => Arg::Scalar(self.scalars[k].0),
+            Src::Op(i) => Arg::Chunk(&vals[i * CHUNK..i * CHUNK + n]),
+        }
+    }
+
+    /// Whether operand `s` is known to be real.
+    fn real(&self, s: Src) -> bool {
+        match s {
+            Src::Array(k) => self.arrays[k].1,
+            Src::Scalar(k) => self.scalars[k].1,
+            Src::Op(i) => self.ops[i].2,
+        }
+    }
+
+    /// What op `j` knows to be real, forward.
+    fn mode(&self, j: usize) -> Mode {
+        let (_, args, real) = self.ops[j];
+        Mode {
+            a: args[0].is_some_and(|s| self.real(s)),
+            b: args[1].is_some_and(|s| self.real(s)),
+            out: real,
+        }
+    }
+
+    /// Scratch for the values of every op on one chunk.
+    fn scratch(&self) -> Vec<C<T>> {
+        vec![zero(); self.ops.len() * CHUNK]
+    }
+
+    /// Runs ops `0..upto` on the chunk at `lo` of length `n`, op `i`'s values in
+    /// `vals[i·CHUNK..]`.
+    fn forward_chunk(&self, lo: usize, n: usize, upto: usize, vals: &mut [C<T>]) {
+        for j in 0..upto {
+            let (kernel, args, _) = self.ops[j];
+            let (done, rest) = vals.split_at_mut(j * CHUNK);
+            let a = self.arg(args[0].expect("op without operand"), lo, n, done);
+            let b = args[1].map(|s| self.arg(s, lo, n, done));
+            kernel.forward(a, b, &mut rest[..n], self.mode(j));
+        }
+    }
+
+    /// The values of elements `off .. off + dst.len()` into `dst`.
+    fn values_into(&self, off: usize, dst: &mut [C<T>]) {
+        let mut vals = self.scratch();
+        let last = self.ops.len() - 1;
+        for (k, out) in dst.chunks_mut(CHUNK).enumerate() {
+            let (lo, n) = (off + k * CHUNK, out.len());
+            self.forward_chunk(lo, n, last, &mut vals);
+            let (kernel, args, _) = self.ops[last];
+            let a = self.arg(args[0].expect("op without operand"), lo, n, &vals);
+            let b = args[1].map(|s| self.arg(s, lo, n, &vals));
+            kernel.forward(a, b, out, self.mode(last));
+        }
+    }
+
+    /// `Σ` of the values of elements `r`: chunk sums added in order.
+    fn sum_range(&self, r: core::ops::Range<usize>) -> C<T> {
+        let mut vals = self.scratch();
+        let last = self.ops.len() - 1;
+        let real = self.ops[last].2;
+        let mut total = zero();
+        for lo in r.clone().step_by(CHUNK) {
+            let n = CHUNK.min(r.end - lo);
+            self.forward_chunk(lo, n, self.ops.len(), &mut vals);
+            let v = &vals[last * CHUNK..last * CHUNK + n];
+            if real {
+                total.re += v.iter().fold(T::zero(), |s, x| s + x.re);
+            } else {
+                total += v.iter().fold(zero(), |s, &x| s + x);
+            }
+        }
+        total
     }
 }
 
