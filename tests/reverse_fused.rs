@@ -252,14 +252,14 @@ fn real_valued_chains_equal_the_scalar_tape() {
             let st = Tape::new();
             let (sp, sa) = (st.real_array(pv.clone(), &[n]), st.vector(av.clone()));
             let mut sl = st.real_constant(0.0);
-            for i in 0..n {
+            for (i, &k) in kv.iter().enumerate() {
                 let (pi, ai) = (sp.get(&[i]), sa.get(&[i]));
                 let ri = if from_complex {
                     ai.norm_sqr() * 0.25 + pi * 0.0 + 0.2
                 } else {
                     pi * 1.0
                 };
-                sl += (un!(ri, op) * 0.7 - kv[i]).norm_sqr();
+                sl += (un!(ri, op) * 0.7 - k).norm_sqr();
             }
             let what = format!(
                 "{op:?} of a real {}",

@@ -13,6 +13,23 @@
 //! intermediate values (cheaper than storing and re-reading them) and sweeps the chunk's adjoints
 //! back through the kernels. Every kernel is one rule of the [`rules`](crate::rules) table, so the
 //! partials are the ones scalar and forward mode use.
+//!
+//! Real arithmetic where it is known to be enough: every input and op carries whether its value
+//! is real (the rules' [`Realness`](crate::rules::Realness)). A kernel reads a known-real operand
+//! as `(re, 0)` with a literal zero and keeps only the real part of a real-valued result, so the
+//! compiler drops the arithmetic on imaginary parts (the rule itself is unchanged; see [`Mode`]).
+//! Backward, a real scalar seed (a real loss) makes the cotangents of real ops real, as far as
+//! every op reading them has real partials at real operands ([`Kernel::real_partials`]: not `im`
+//! or `arg`, whose cotangent at a real operand is imaginary); those cotangents are then carried
+//! with imaginary part 0 ([`BackMode`]).
+//!
+//! Above [`THRESHOLD`](crate::parallel::THRESHOLD) elements (with the `parallel` feature and
+//! more than one thread) the passes run on rayon's pool: `values` in tasks of whole chunks, `sum`
+//! and the VJP in ranges of [`REDUCE_CHUNK`](crate::parallel::REDUCE_CHUNK) elements, each VJP
+//! range writing its own elements of the adjoint arrays. Sums (of the values, and of the shares of
+//! scalar inputs) add chunk sums in order within a range and range sums in order, on one thread
+//! as on many, so results are bitwise the same for any number of threads. The tasks read a
+//! borrowed [`View`] of the expression, so its `Rc` handles never leave the calling thread.
 
 use super::tape::Accum;
 use crate::parallel as par;
@@ -749,9 +766,11 @@ struct View<'a, T: Real> {
     /// Values, and whether known real.
     arrays: Vec<(&'a [C<T>], bool)>,
     scalars: Vec<(C<T>, bool)>,
-    /// Kernel, operands, whether the value is known real.
-    ops: Vec<(&'a dyn Kernel<T>, [Option<Src>; 2], bool)>,
+    ops: Vec<OpView<'a, T>>,
 }
+
+/// An op as a [`View`] holds it: kernel, operands, whether the value is known real.
+type OpView<'a, T> = (&'a dyn Kernel<T>, [Option<Src>; 2], bool);
 
 impl<'a, T: Real> View<'a, T> {
     fn arg<'b>(&'b self, s: Src, lo: usize, n: usize, vals: &'b [C<T>]) -> Arg<'b, T> {
