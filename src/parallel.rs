@@ -8,19 +8,20 @@
 //!   and scatter back. Every task has its own scratch buffers.
 //! - Reductions of stored arrays (`sum`, `mean`, `dot`, `vdot`, `norm_sqr_sum`) and their reverse
 //!   rules, and reading gradients out of [`Gradients`](crate::reverse::Gradients).
+//! - Chains of elementwise ops of [`VarArray`](crate::reverse::VarArray), fused into one node
+//!   evaluated in cache-sized chunks (`src/reverse/fused.rs`): their values, a reduction fused
+//!   into them, and their reverse rule, in tasks of whole chunks.
 //!
-//! Smaller arrays, and everything when the pool has one thread, take the serial code path. Chains
-//! of elementwise ops of [`VarArray`](crate::reverse::VarArray) are fused into one node evaluated
-//! in cache-sized chunks (`src/reverse/fused.rs`); that evaluation, and a reduction fused into it,
-//! runs on the calling thread for now.
+//! Smaller arrays, and everything when the pool has one thread, take the serial code path.
 //!
 //! # Results do not depend on the thread count
 //!
-//! FFTs compute every line with the same operations whatever the split, and fused elementwise
-//! chains run serially (their sums add chunk sums in order). Reductions always add in chunks of [`REDUCE_CHUNK`] elements, each summed left to
-//! right, and then the chunk sums left to right, with the feature or without, on one thread or
-//! many; so every result is bitwise the same for any number of threads, and the same as a build
-//! without the feature.
+//! FFTs and elementwise ops compute every element with the same operations whatever the split.
+//! Reductions (also those fused into an elementwise chain, and the shares of a scalar operand of
+//! a chain in its reverse rule) always add in chunks of [`REDUCE_CHUNK`] elements, each summed
+//! left to right, and then the chunk sums left to right, with the feature or without, on one
+//! thread or many; so every result is bitwise the same for any number of threads, and the same
+//! as a build without the feature.
 //!
 //! # Threads
 //!

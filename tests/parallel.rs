@@ -245,3 +245,31 @@ fn plan_cache_transform_large_1d_batches_and_f32() {
         (f(&y), f(&z), loss.value().re.to_bits(), f(&g))
     });
 }
+
+#[test]
+fn fused_real_chains_and_scalar_shares() {
+    // A fused chain on real arithmetic (real values, real cotangent), a scalar `Var` whose share
+    // is summed over the whole array, two array leaves (one gets the node's own buffer, the other
+    // an added share), a length that is no multiple of the chunks, and the same chain
+    // materialized (an array seed).
+    let n = THRESHOLD + 4099;
+    let mut rng = Lcg(3);
+    let (a0, b0) = (rng.vec(n), rng.vec(n));
+    let t0: Vec<f64> = (0..n).map(|_| rng.next()).collect();
+    same_on_any_thread_count("fused real chain", || {
+        let tape: Tape = Tape::new();
+        let a = tape.vector(a0.clone());
+        let b = tape.vector(b0.clone());
+        let t = tape.real_constant_array(t0.clone(), &[n]);
+        let s = tape.real_var(0.75);
+        let r = (a.norm_sqr() * s - &t + b.norm()).powi(2);
+        let loss = r.sum() + (r.sqrt() * &b).sum().norm_sqr();
+        let g = loss.backward();
+        (
+            bits1(loss.value()),
+            bits(&g.grad(&a)),
+            bits(&g.grad(&b)),
+            bits1(g.grad(&s)),
+        )
+    });
+}

@@ -331,6 +331,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             _ => Part::Array(ArrayIn {
                 id: Some(self.id()),
                 value: self.value(),
+                real: self.is_real(),
             }),
         }
     }
@@ -346,10 +347,18 @@ impl<'t, T: Real> VarArray<'t, T> {
         // value; probe it once at a regular point.
         let probe = rule(Complex::new(T::from_f64c(0.5), T::from_f64c(0.25)));
         let real = probe.real.of(self.is_real());
+        // Real partials at real operands (see `Kernel::real_partials`): so for every rule that
+        // keeps real inputs real (analytic, or `conj`); a real-valued rule says so at two points.
+        let real_partials = probe.real == rules::Realness::Preserves
+            || [0.5, -1.5].into_iter().all(|x| {
+                let r = rule(Complex::new(T::from_f64c(x), T::zero()));
+                r.da.im == T::zero() && r.da_conj.map_or(true, |g| g.im == T::zero())
+            });
         let kernel = Rc::new(UnaryKernel {
             name,
             rule,
             holomorphic: probe.da_conj.is_none(),
+            real_partials,
         });
         self.lazy(kernel, &[self.part()], real)
     }
@@ -422,14 +431,20 @@ impl<'t, T: Real> VarArray<'t, T> {
         let so = Part::Scalar(ScalarIn {
             id: Some(s.id),
             value: s.value,
+            real: s.real,
         });
         self.arith_with(op, (so, s.real), flip)
     }
 
     /// `self ⊕ c` (or `c ⊕ self`) with a constant.
     pub(crate) fn arith_const(&self, c: Complex<T>, flip: bool, op: Arith) -> Self {
-        let so = Part::Scalar(ScalarIn { id: None, value: c });
-        self.arith_with(op, (so, c.im == T::zero()), flip)
+        let real = c.im == T::zero();
+        let so = Part::Scalar(ScalarIn {
+            id: None,
+            value: c,
+            real,
+        });
+        self.arith_with(op, (so, real), flip)
     }
 
     /// `self ⊕ data` (or `data ⊕ self`) with a constant array of the same length.
@@ -446,6 +461,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         let co = Part::Array(ArrayIn {
             id: None,
             value: Rc::new(data.to_vec()),
+            real,
         });
         self.arith_with(op, (co, real), flip)
     }
@@ -465,6 +481,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         let co = Part::Array(ArrayIn {
             id: None,
             value: Rc::new(v),
+            real: true,
         });
         self.arith_with(op, (co, true), flip)
     }
@@ -500,7 +517,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         linear: bool,
     ) -> Self
     where
-        R: Fn(Complex<T>, Complex<T>) -> Binary<T> + 'static,
+        R: Fn(Complex<T>, Complex<T>) -> Binary<T> + Send + Sync + 'static,
     {
         let fixed = rule(zero(), zero());
         let real = fixed.preserves_real && l.1 && r.1;

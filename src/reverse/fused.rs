@@ -13,8 +13,26 @@
 //! intermediate values (cheaper than storing and re-reading them) and sweeps the chunk's adjoints
 //! back through the kernels. Every kernel is one rule of the [`rules`](crate::rules) table, so the
 //! partials are the ones scalar and forward mode use.
+//!
+//! Real arithmetic where it is known to be enough: every input and op carries whether its value
+//! is real (the rules' [`Realness`](crate::rules::Realness)). A kernel reads a known-real operand
+//! as `(re, 0)` with a literal zero and keeps only the real part of a real-valued result, so the
+//! compiler drops the arithmetic on imaginary parts (the rule itself is unchanged; see [`Mode`]).
+//! Backward, a real scalar seed (a real loss) makes the cotangents of real ops real, as far as
+//! every op reading them has real partials at real operands ([`Kernel::real_partials`]: not `im`
+//! or `arg`, whose cotangent at a real operand is imaginary); those cotangents are then carried
+//! with imaginary part 0 ([`BackMode`]).
+//!
+//! Above [`THRESHOLD`](crate::parallel::THRESHOLD) elements (with the `parallel` feature and
+//! more than one thread) the passes run on rayon's pool: `values` in tasks of whole chunks, `sum`
+//! and the VJP in ranges of [`REDUCE_CHUNK`](crate::parallel::REDUCE_CHUNK) elements, each VJP
+//! range writing its own elements of the adjoint arrays. Sums (of the values, and of the shares of
+//! scalar inputs) add chunk sums in order within a range and range sums in order, on one thread
+//! as on many, so results are bitwise the same for any number of threads. The tasks read a
+//! borrowed [`View`] of the expression, so its `Rc` handles never leave the calling thread.
 
 use super::tape::Accum;
+use crate::parallel as par;
 use crate::rules::{Binary, Unary};
 use crate::Real;
 use num_complex::Complex;
@@ -89,12 +107,47 @@ fn accumulate<T: Real>(
     }
 }
 
+/// What is known to be real where a kernel runs forward: its operands `a`, `b` and its output.
+/// A known-real value is read as `(re, 0)` with a literal zero, so the compiler drops the
+/// arithmetic on imaginary parts; a real output is stored with imaginary part exactly 0.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Mode {
+    pub a: bool,
+    pub b: bool,
+    pub out: bool,
+}
+
+/// What is known to be real where a kernel runs backward: its operands, the cotangent `c` of its
+/// output, and the cotangent it adds into (`target`: only when `c` is real and the kernel's
+/// partials are real at real operands, see [`Kernel::real_partials`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BackMode {
+    pub a: bool,
+    pub b: bool,
+    pub c: bool,
+    pub target: bool,
+}
+
+/// `x`, or `(Re x, 0)` with a literal zero when `R`.
+#[inline(always)]
+fn re_if<const R: bool, T: Real>(x: C<T>) -> C<T> {
+    if R {
+        Complex::new(x.re, T::zero())
+    } else {
+        x
+    }
+}
+
 /// One elementwise op over chunks.
-pub(crate) trait Kernel<T: Real> {
+pub(crate) trait Kernel<T: Real>: Send + Sync {
     /// The op's name (for the picture of the graph).
     fn name(&self) -> &'static str;
+    /// Whether both partials are real wherever the operands are real, so that a real cotangent
+    /// gives real cotangents to real operands (true of the rules that keep real inputs real, and
+    /// of `re`, `norm_sqr`, `norm`; not of `im`, `arg`).
+    fn real_partials(&self) -> bool;
     /// `out[i] = g(a[i], b[i])`.
-    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>]);
+    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>], mode: Mode);
     /// Adds operand `side`'s share of the conjugate cotangent `c`:
     /// `c_side += conj(∂g/∂side) c + (∂g/∂side̅) conj(c)`.
     fn backward(
@@ -104,6 +157,7 @@ pub(crate) trait Kernel<T: Real> {
         b: Option<Arg<'_, T>>,
         c: &[C<T>],
         out: Adj<'_, T>,
+        mode: BackMode,
     );
 }
 
@@ -112,21 +166,66 @@ pub(crate) struct UnaryKernel<R> {
     pub name: &'static str,
     pub rule: R,
     pub holomorphic: bool,
+    /// See [`Kernel::real_partials`].
+    pub real_partials: bool,
 }
 
-impl<T: Real, R: Fn(C<T>) -> Unary<T>> Kernel<T> for UnaryKernel<R> {
+impl<R> UnaryKernel<R> {
+    #[inline(always)]
+    fn fwd<T: Real, const RA: bool, const RO: bool>(&self, a: Arg<'_, T>, out: &mut [C<T>])
+    where
+        R: Fn(C<T>) -> Unary<T>,
+    {
+        let f = |x: C<T>| re_if::<RO, T>((self.rule)(re_if::<RA, T>(x)).value);
+        match a {
+            Arg::Chunk(x) => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = f(x);
+                }
+            }
+            Arg::Scalar(x) => out.fill(f(x)),
+        }
+    }
+
+    #[inline(always)]
+    fn bwd<T: Real, const RA: bool, const RC: bool, const RT: bool>(
+        &self,
+        a: Arg<'_, T>,
+        c: &[C<T>],
+        out: Adj<'_, T>,
+    ) where
+        R: Fn(C<T>) -> Unary<T>,
+    {
+        let none = Arg::Scalar(zero());
+        let (x, k) = (|x| re_if::<RA, T>(x), |g| re_if::<RC, T>(g));
+        if self.holomorphic {
+            accumulate(a, none, c, out, |a, _, g| {
+                re_if::<RT, T>((self.rule)(x(a)).da.conj() * k(g))
+            });
+        } else {
+            accumulate(a, none, c, out, |a, _, g| {
+                let (r, g) = ((self.rule)(x(a)), k(g));
+                re_if::<RT, T>(r.da.conj() * g + r.da_conj.unwrap_or_else(zero) * g.conj())
+            });
+        }
+    }
+}
+
+impl<T: Real, R: Fn(C<T>) -> Unary<T> + Send + Sync> Kernel<T> for UnaryKernel<R> {
     fn name(&self) -> &'static str {
         self.name
     }
 
-    fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: &mut [C<T>]) {
-        match a {
-            Arg::Chunk(x) => {
-                for (o, &x) in out.iter_mut().zip(x) {
-                    *o = (self.rule)(x).value;
-                }
-            }
-            Arg::Scalar(x) => out.fill((self.rule)(x).value),
+    fn real_partials(&self) -> bool {
+        self.real_partials
+    }
+
+    fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: &mut [C<T>], m: Mode) {
+        match (m.a, m.out) {
+            (false, false) => self.fwd::<T, false, false>(a, out),
+            (false, true) => self.fwd::<T, false, true>(a, out),
+            (true, false) => self.fwd::<T, true, false>(a, out),
+            (true, true) => self.fwd::<T, true, true>(a, out),
         }
     }
 
@@ -137,15 +236,15 @@ impl<T: Real, R: Fn(C<T>) -> Unary<T>> Kernel<T> for UnaryKernel<R> {
         _: Option<Arg<'_, T>>,
         c: &[C<T>],
         out: Adj<'_, T>,
+        m: BackMode,
     ) {
-        let none = Arg::Scalar(zero());
-        if self.holomorphic {
-            accumulate(a, none, c, out, |x, _, c| (self.rule)(x).da.conj() * c);
-        } else {
-            accumulate(a, none, c, out, |x, _, c| {
-                let r = (self.rule)(x);
-                r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj()
-            });
+        match (m.a, m.c, m.c && m.target) {
+            (false, false, _) => self.bwd::<T, false, false, false>(a, c, out),
+            (false, true, false) => self.bwd::<T, false, true, false>(a, c, out),
+            (false, true, true) => self.bwd::<T, false, true, true>(a, c, out),
+            (true, false, _) => self.bwd::<T, true, false, false>(a, c, out),
+            (true, true, false) => self.bwd::<T, true, true, false>(a, c, out),
+            (true, true, true) => self.bwd::<T, true, true, true>(a, c, out),
         }
     }
 }
@@ -159,32 +258,90 @@ pub(crate) struct BinaryKernel<T, R> {
     pub fixed: Binary<T>,
 }
 
-impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> Kernel<T> for BinaryKernel<T, R> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>]) {
-        let b = b.expect("binary kernel without a second operand");
-        let f = &self.rule;
+impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> BinaryKernel<T, R> {
+    #[inline(always)]
+    fn fwd<const RA: bool, const RB: bool, const RO: bool>(
+        &self,
+        a: Arg<'_, T>,
+        b: Arg<'_, T>,
+        out: &mut [C<T>],
+    ) {
+        let f = |x, y| re_if::<RO, T>((self.rule)(re_if::<RA, T>(x), re_if::<RB, T>(y)).value);
         // The common shapes get loops without a per-element match, so they vectorize.
         match (a, b) {
             (Arg::Chunk(x), Arg::Chunk(y)) => {
                 for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
-                    *o = f(x, y).value;
+                    *o = f(x, y);
                 }
             }
             (Arg::Chunk(x), Arg::Scalar(y)) => {
                 for (o, &x) in out.iter_mut().zip(x) {
-                    *o = f(x, y).value;
+                    *o = f(x, y);
                 }
             }
             (Arg::Scalar(x), Arg::Chunk(y)) => {
                 for (o, &y) in out.iter_mut().zip(y) {
-                    *o = f(x, y).value;
+                    *o = f(x, y);
                 }
             }
-            (Arg::Scalar(x), Arg::Scalar(y)) => out.fill(f(x, y).value),
+            (Arg::Scalar(x), Arg::Scalar(y)) => out.fill(f(x, y)),
+        }
+    }
+
+    #[inline(always)]
+    fn bwd<const RAB: bool, const RC: bool, const RT: bool>(
+        &self,
+        side: usize,
+        a: Arg<'_, T>,
+        b: Arg<'_, T>,
+        c: &[C<T>],
+        out: Adj<'_, T>,
+    ) {
+        let none = Arg::Scalar(zero());
+        let r = |x, y| (self.rule)(re_if::<RAB, T>(x), re_if::<RAB, T>(y));
+        let k = |g| re_if::<RC, T>(g);
+        if self.linear {
+            let g = if side == 0 {
+                self.fixed.da
+            } else {
+                self.fixed.db
+            }
+            .conj();
+            if g == Complex::new(T::one(), T::zero()) {
+                accumulate(none, none, c, out, |_, _, c| re_if::<RT, T>(k(c)));
+            } else {
+                accumulate(none, none, c, out, |_, _, c| re_if::<RT, T>(g * k(c)));
+            }
+        } else if side == 0 {
+            accumulate(a, b, c, out, |x, y, c| {
+                re_if::<RT, T>(r(x, y).da.conj() * k(c))
+            });
+        } else {
+            accumulate(a, b, c, out, |x, y, c| {
+                re_if::<RT, T>(r(x, y).db.conj() * k(c))
+            });
+        }
+    }
+}
+
+impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T> + Send + Sync> Kernel<T> for BinaryKernel<T, R> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn real_partials(&self) -> bool {
+        // Holomorphic in each argument and real on real arguments: real partials there.
+        self.fixed.preserves_real
+    }
+
+    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>], m: Mode) {
+        let b = b.expect("binary kernel without a second operand");
+        match (m.a, m.b, m.out) {
+            (true, true, true) => self.fwd::<true, true, true>(a, b, out),
+            (true, true, false) => self.fwd::<true, true, false>(a, b, out),
+            (true, false, _) => self.fwd::<true, false, false>(a, b, out),
+            (false, true, _) => self.fwd::<false, true, false>(a, b, out),
+            (false, false, _) => self.fwd::<false, false, false>(a, b, out),
         }
     }
 
@@ -195,25 +352,16 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> Kernel<T> for BinaryKernel<T, R> {
         b: Option<Arg<'_, T>>,
         c: &[C<T>],
         out: Adj<'_, T>,
+        m: BackMode,
     ) {
         let b = b.expect("binary kernel without a second operand");
-        let none = Arg::Scalar(zero());
-        if self.linear {
-            let g = if side == 0 {
-                self.fixed.da
-            } else {
-                self.fixed.db
-            }
-            .conj();
-            if g == Complex::new(T::one(), T::zero()) {
-                accumulate(none, none, c, out, |_, _, c| c);
-            } else {
-                accumulate(none, none, c, out, |_, _, c| g * c);
-            }
-        } else if side == 0 {
-            accumulate(a, b, c, out, |x, y, c| (self.rule)(x, y).da.conj() * c);
-        } else {
-            accumulate(a, b, c, out, |x, y, c| (self.rule)(x, y).db.conj() * c);
+        match (m.a && m.b, m.c, m.c && m.target) {
+            (false, false, _) => self.bwd::<false, false, false>(side, a, b, c, out),
+            (false, true, false) => self.bwd::<false, true, false>(side, a, b, c, out),
+            (false, true, true) => self.bwd::<false, true, true>(side, a, b, c, out),
+            (true, false, _) => self.bwd::<true, false, false>(side, a, b, c, out),
+            (true, true, false) => self.bwd::<true, true, false>(side, a, b, c, out),
+            (true, true, true) => self.bwd::<true, true, true>(side, a, b, c, out),
         }
     }
 }
@@ -223,6 +371,8 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> Kernel<T> for BinaryKernel<T, R> {
 pub(crate) struct ArrayIn<T> {
     pub id: Option<u32>,
     pub value: Rc<Vec<C<T>>>,
+    /// Whether every element is known to be real.
+    pub real: bool,
 }
 
 /// An input scalar: its node (`None` for a constant) and value.
@@ -230,6 +380,8 @@ pub(crate) struct ArrayIn<T> {
 pub(crate) struct ScalarIn<T> {
     pub id: Option<u32>,
     pub value: C<T>,
+    /// Whether the value is known to be real.
+    pub real: bool,
 }
 
 /// One op of an expression.
@@ -237,6 +389,8 @@ pub(crate) struct ScalarIn<T> {
 pub(crate) struct Op<T: Real> {
     pub kernel: Rc<dyn Kernel<T>>,
     pub args: [Option<Src>; 2],
+    /// Whether the op's value is known to be real.
+    pub real: bool,
 }
 
 /// A lazily evaluated elementwise expression over arrays of one length; its value is the output
@@ -297,12 +451,13 @@ impl<T: Real> Expr<T> {
                 }
             });
         }
-        e.ops.push(Op { kernel, args });
+        e.ops.push(Op { kernel, args, real });
         e
     }
 
     fn add_array(&mut self, a: &ArrayIn<T>) -> usize {
-        let same = |b: &ArrayIn<T>| b.id == a.id && Rc::ptr_eq(&b.value, &a.value);
+        let same =
+            |b: &ArrayIn<T>| b.id == a.id && Rc::ptr_eq(&b.value, &a.value) && b.real == a.real;
         match self.arrays.iter().position(same) {
             Some(k) => k,
             None => {
@@ -329,6 +484,7 @@ impl<T: Real> Expr<T> {
             self.ops.push(Op {
                 kernel: op.kernel.clone(),
                 args: [map(op.args[0]), map(op.args[1])],
+                real: op.real,
             });
         }
         Src::Op(self.ops.len() - 1)
@@ -358,66 +514,64 @@ impl<T: Real> Expr<T> {
         ids
     }
 
-    fn arg<'a>(&'a self, s: Src, lo: usize, n: usize, vals: &'a [C<T>]) -> Arg<'a, T> {
-        match s {
-            Src::Array(k) => Arg::Chunk(&self.arrays[k].value[lo..lo + n]),
-            Src::Scalar(k) => Arg::Scalar(self.scalars[k].value),
-            Src::Op(i) => Arg::Chunk(&vals[i * CHUNK..i * CHUNK + n]),
+    /// A borrowed view for evaluation, shareable between threads.
+    fn view(&self) -> View<'_, T> {
+        View {
+            arrays: self.arrays.iter().map(|a| (&a.value[..], a.real)).collect(),
+            scalars: self.scalars.iter().map(|s| (s.value, s.real)).collect(),
+            ops: self
+                .ops
+                .iter()
+                .map(|o| (&*o.kernel, o.args, o.real))
+                .collect(),
         }
     }
 
-    /// Runs ops `0..upto` on the chunk at `lo` of length `n`, op `i`'s values in
-    /// `vals[i·CHUNK..]`.
-    fn forward_chunk(&self, lo: usize, n: usize, upto: usize, vals: &mut [C<T>]) {
-        for (j, op) in self.ops[..upto].iter().enumerate() {
-            let (done, rest) = vals.split_at_mut(j * CHUNK);
-            let a = self.arg(op.args[0].expect("op without operand"), lo, n, done);
-            let b = op.args[1].map(|s| self.arg(s, lo, n, done));
-            op.kernel.forward(a, b, &mut rest[..n]);
+    /// Which ops' cotangents are known to be real, given whether the seed is: the last op's when
+    /// it and the seed are real; an earlier real op's when every op reading it has a real
+    /// cotangent and real partials at real operands (so adds a real share).
+    fn real_cotangents(&self, seed_real: bool) -> Vec<bool> {
+        let last = self.ops.len() - 1;
+        let mut rc = vec![false; self.ops.len()];
+        rc[last] = seed_real && self.ops[last].real;
+        let mut read = vec![false; self.ops.len()];
+        let mut ok = vec![true; self.ops.len()];
+        for (k, op) in self.ops.iter().enumerate().rev() {
+            if k < last {
+                rc[k] = self.ops[k].real && read[k] && ok[k];
+            }
+            for s in op.args.iter().flatten() {
+                if let Src::Op(j) = *s {
+                    read[j] = true;
+                    ok[j] &= rc[k] && op.kernel.real_partials();
+                }
+            }
         }
+        rc
     }
 
-    /// Scratch for the values of every op on one chunk.
-    fn scratch(&self) -> Vec<C<T>> {
-        vec![zero(); self.ops.len() * CHUNK]
-    }
-
-    /// The values, into `out` (emptied first).
+    /// The values, into `out` (emptied first). In parallel for a long expression: each task
+    /// evaluates its own chunks, with the same operations as on one thread.
     pub(crate) fn values(&self, mut out: Vec<C<T>>) -> Vec<C<T>> {
         out.clear();
         out.resize(self.len, zero());
-        let mut vals = self.scratch();
-        let last = self.ops.len() - 1;
-        for lo in (0..self.len).step_by(CHUNK) {
-            let n = CHUNK.min(self.len - lo);
-            self.forward_chunk(lo, n, last, &mut vals);
-            let op = &self.ops[last];
-            let a = self.arg(op.args[0].expect("op without operand"), lo, n, &vals);
-            let b = op.args[1].map(|s| self.arg(s, lo, n, &vals));
-            op.kernel.forward(a, b, &mut out[lo..lo + n]);
-        }
+        let v = self.view();
+        par::for_chunks(&mut out, |off, dst| v.values_into(off, dst));
         out
     }
 
-    /// `Σ` of the values, without storing them (chunk sums added in order, so the result does not
-    /// depend on how chunks are scheduled).
+    /// `Σ` of the values, without storing them: chunk sums over ranges of
+    /// [`par::REDUCE_CHUNK`] elements, added in order whatever the number of threads.
     pub(crate) fn sum(&self) -> C<T> {
-        let mut vals = self.scratch();
-        let last = self.ops.len() - 1;
-        let mut total = zero();
-        for lo in (0..self.len).step_by(CHUNK) {
-            let n = CHUNK.min(self.len - lo);
-            self.forward_chunk(lo, n, self.ops.len(), &mut vals);
-            total += vals[last * CHUNK..last * CHUNK + n]
-                .iter()
-                .fold(zero(), |s, &x| s + x);
-        }
-        total
+        let v = self.view();
+        par::chunked_sum(self.len, |r| v.sum_range(r), |s, t| s + t).unwrap_or_else(zero)
     }
 
     /// The VJP: from the conjugate cotangent of the value (`seed`: an array, or a scalar for a
     /// fused sum, broadcast) adds those of the inputs into `acc`, whose input `k` is
-    /// `self.inputs()[k]`.
+    /// `self.inputs()[k]`. In parallel for a long expression: each range of
+    /// [`par::REDUCE_CHUNK`] elements is one task writing only its own elements of the adjoint
+    /// arrays; the shares of scalar inputs are summed per range, then over ranges in order.
     pub(crate) fn backward(&self, seed: Seed<T>, acc: &mut Accum<'_, T>) {
         let ids = self.inputs();
         let slot = |id: Option<u32>| id.and_then(|id| ids.iter().position(|&x| x == id));
@@ -431,8 +585,8 @@ impl<T: Real> Expr<T> {
             .iter()
             .map(|s| slot(s.id).filter(|&k| acc.wants(k)))
             .collect();
-        // The first array input that wants an adjoint gets a buffer of its own, written chunk by
-        // chunk (in place over the seed when there is one) and handed over whole at the end.
+        // The first array input that wants an adjoint gets a buffer of its own, written range by
+        // range (in place over the seed when there is one) and handed over whole at the end.
         let own = array_slot.iter().position(Option::is_some);
         let own_slot = own.and_then(|k| array_slot[k]);
         let mut owned: Vec<C<T>> = match (&seed, own) {
@@ -443,54 +597,49 @@ impl<T: Real> Expr<T> {
             Seed::Array(v) => (Some(v), zero()),
             Seed::Scalar(c) => (None, c),
         };
-        let mut scalar_adj = vec![zero(); self.scalars.len()];
-        let mut vals = self.scratch();
-        let mut adj = self.scratch();
-        let mut mine = [zero(); CHUNK];
-        let last = self.ops.len() - 1;
-        for lo in (0..self.len).step_by(CHUNK) {
-            let n = CHUNK.min(self.len - lo);
-            self.forward_chunk(lo, n, last, &mut vals);
-            for a in adj[..last * CHUNK].iter_mut() {
-                *a = zero();
+        let rc = self.real_cotangents(seed_arr.is_none() && seed_c.im == T::zero());
+        // Where each array input's share goes.
+        let mut targets: Vec<Target<T>> = Vec::with_capacity(self.arrays.len());
+        for (k, s) in array_slot.iter().enumerate() {
+            targets.push(match *s {
+                _ if Some(k) == own => Target::Own,
+                Some(s) => match acc.array(s) {
+                    Some(g) => Target::Add(Ptr(g.as_mut_ptr())),
+                    None => Target::Skip,
+                },
+                None => Target::Skip,
+            });
+        }
+        let wants_scalar: Vec<bool> = scalar_slot.iter().map(Option::is_some).collect();
+        let seed = match seed_arr.as_mut() {
+            Some(v) => SeedPtr::Array(Ptr(v.as_mut_ptr())),
+            None => SeedPtr::Scalar(seed_c),
+        };
+        // The own buffer is written (not read) through its spare capacity.
+        let own_ptr = Ptr(owned.as_mut_ptr());
+        let v = self.view();
+        let ctx = Backward {
+            view: &v,
+            rc: &rc,
+            targets: &targets,
+            wants_scalar: &wants_scalar,
+            seed,
+            own_ptr: own.map(|_| own_ptr),
+        };
+        let add = |mut s: Vec<C<T>>, t: Vec<C<T>>| {
+            for (s, t) in s.iter_mut().zip(t) {
+                *s += t;
             }
-            match &seed_arr {
-                Some(c) => adj[last * CHUNK..last * CHUNK + n].copy_from_slice(&c[lo..lo + n]),
-                None => adj[last * CHUNK..last * CHUNK + n].fill(seed_c),
-            }
-            mine[..n].fill(zero());
-            for j in (0..=last).rev() {
-                let op = &self.ops[j];
-                let (before, cur) = adj.split_at_mut(j * CHUNK);
-                let c = &cur[..n];
-                let a = self.arg(op.args[0].expect("op without operand"), lo, n, &vals);
-                let b = op.args[1].map(|s| self.arg(s, lo, n, &vals));
-                for (side, src) in op.args.iter().enumerate() {
-                    let Some(src) = *src else { continue };
-                    let target = match src {
-                        Src::Op(i) => Adj::Chunk(&mut before[i * CHUNK..i * CHUNK + n]),
-                        Src::Array(k) if Some(k) == own => Adj::Chunk(&mut mine[..n]),
-                        Src::Array(k) => match array_slot[k] {
-                            Some(s) => match acc.array(s) {
-                                Some(g) => Adj::Chunk(&mut g[lo..lo + n]),
-                                None => continue,
-                            },
-                            None => continue,
-                        },
-                        Src::Scalar(k) => match scalar_slot[k] {
-                            Some(_) => Adj::Scalar(&mut scalar_adj[k]),
-                            None => continue,
-                        },
-                    };
-                    op.kernel.backward(side, a, b, c, target);
-                }
-            }
-            if own.is_some() {
-                match seed_arr.as_mut() {
-                    Some(v) => v[lo..lo + n].copy_from_slice(&mine[..n]),
-                    None => owned.extend_from_slice(&mine[..n]),
-                }
-            }
+            s
+        };
+        // SAFETY (of the ranges' writes): `chunked_sum` calls `range` on disjoint ranges covering
+        // `0..len`; the target arrays are distinct buffers of `len` elements (the own buffer has
+        // that capacity), and nothing else touches them until it returns.
+        let scalar_adj = par::chunked_sum(self.len, |r| unsafe { ctx.range(r) }, add)
+            .unwrap_or_else(|| vec![zero(); self.scalars.len()]);
+        if own.is_some() && seed_arr.is_none() {
+            // SAFETY: every element of `owned[..len]` was written by exactly one range.
+            unsafe { owned.set_len(self.len) };
         }
         for (k, s) in scalar_slot.iter().enumerate() {
             if let Some(g) = s.and_then(|s| acc.scalar(s)) {
@@ -500,6 +649,205 @@ impl<T: Real> Expr<T> {
         if let Some(s) = own_slot {
             acc.give(s, seed_arr.unwrap_or(owned));
         }
+    }
+}
+
+/// A raw pointer to the start of an array that the tasks of a backward pass write in disjoint
+/// ranges.
+#[derive(Clone, Copy)]
+struct Ptr<T>(*mut C<T>);
+
+// SAFETY: a `Ptr` is only written through in disjoint ranges, one task each (see
+// `Backward::range`): as good as a `&mut [C<T>]` split into parts.
+unsafe impl<T: Send> Send for Ptr<T> {}
+unsafe impl<T: Send> Sync for Ptr<T> {}
+
+/// Where the share of an array input goes.
+enum Target<T> {
+    /// Nowhere (a constant, or an input that needs no adjoint).
+    Skip,
+    /// The buffer of the node's own (see [`Expr::backward`]).
+    Own,
+    /// Added into an adjoint array of the tape.
+    Add(Ptr<T>),
+}
+
+/// The seed as the tasks read it.
+#[derive(Clone, Copy)]
+enum SeedPtr<T> {
+    /// An array, overwritten range by range with the own input's share.
+    Array(Ptr<T>),
+    Scalar(C<T>),
+}
+
+/// What the tasks of [`Expr::backward`] share.
+struct Backward<'a, T: Real> {
+    view: &'a View<'a, T>,
+    rc: &'a [bool],
+    targets: &'a [Target<T>],
+    wants_scalar: &'a [bool],
+    seed: SeedPtr<T>,
+    own_ptr: Option<Ptr<T>>,
+}
+
+impl<T: Real> Backward<'_, T> {
+    /// The VJP over the elements `r`; returns the shares of the scalar inputs.
+    ///
+    /// # Safety
+    /// No other thread may use elements `r` of the target, seed and own arrays meanwhile, and
+    /// those arrays must have room for `r`.
+    unsafe fn range(&self, r: core::ops::Range<usize>) -> Vec<C<T>> {
+        let v = self.view;
+        let nops = v.ops.len();
+        let last = nops - 1;
+        let mut scalar_adj = vec![zero(); v.scalars.len()];
+        let mut vals = v.scratch();
+        let mut adj = v.scratch();
+        let mut mine = [zero(); CHUNK];
+        for lo in r.clone().step_by(CHUNK) {
+            let n = CHUNK.min(r.end - lo);
+            v.forward_chunk(lo, n, last, &mut vals);
+            for a in adj[..last * CHUNK].iter_mut() {
+                *a = zero();
+            }
+            match self.seed {
+                // SAFETY: elements `lo..lo + n` are this task's (the caller's promise).
+                SeedPtr::Array(p) => adj[last * CHUNK..last * CHUNK + n]
+                    .copy_from_slice(unsafe { std::slice::from_raw_parts(p.0.add(lo), n) }),
+                SeedPtr::Scalar(c) => adj[last * CHUNK..last * CHUNK + n].fill(c),
+            }
+            mine[..n].fill(zero());
+            for j in (0..=last).rev() {
+                let (kernel, args, _) = v.ops[j];
+                let (before, cur) = adj.split_at_mut(j * CHUNK);
+                let c = &cur[..n];
+                let a = v.arg(args[0].expect("op without operand"), lo, n, &vals);
+                let b = args[1].map(|s| v.arg(s, lo, n, &vals));
+                let fwd = v.mode(j);
+                for (side, src) in args.iter().enumerate() {
+                    let Some(src) = *src else { continue };
+                    let mode = BackMode {
+                        a: fwd.a,
+                        b: fwd.b,
+                        c: self.rc[j],
+                        target: matches!(src, Src::Op(i) if self.rc[i]),
+                    };
+                    let target = match src {
+                        Src::Op(i) => Adj::Chunk(&mut before[i * CHUNK..i * CHUNK + n]),
+                        Src::Array(k) => match self.targets[k] {
+                            Target::Skip => continue,
+                            Target::Own => Adj::Chunk(&mut mine[..n]),
+                            // SAFETY: as for the seed.
+                            Target::Add(p) => Adj::Chunk(unsafe {
+                                std::slice::from_raw_parts_mut(p.0.add(lo), n)
+                            }),
+                        },
+                        Src::Scalar(k) if self.wants_scalar[k] => Adj::Scalar(&mut scalar_adj[k]),
+                        Src::Scalar(_) => continue,
+                    };
+                    kernel.backward(side, a, b, c, target, mode);
+                }
+            }
+            if let Some(p) = self.own_ptr {
+                let dst = match self.seed {
+                    SeedPtr::Array(s) => s,
+                    SeedPtr::Scalar(_) => p,
+                };
+                // SAFETY: as for the seed; a raw copy, as the own buffer is not initialised yet.
+                unsafe { std::ptr::copy_nonoverlapping(mine.as_ptr(), dst.0.add(lo), n) };
+            }
+        }
+        scalar_adj
+    }
+}
+
+/// An expression's inputs and ops, borrowed: what evaluating it reads, shareable between threads.
+struct View<'a, T: Real> {
+    /// Values, and whether known real.
+    arrays: Vec<(&'a [C<T>], bool)>,
+    scalars: Vec<(C<T>, bool)>,
+    ops: Vec<OpView<'a, T>>,
+}
+
+/// An op as a [`View`] holds it: kernel, operands, whether the value is known real.
+type OpView<'a, T> = (&'a dyn Kernel<T>, [Option<Src>; 2], bool);
+
+impl<'a, T: Real> View<'a, T> {
+    fn arg<'b>(&'b self, s: Src, lo: usize, n: usize, vals: &'b [C<T>]) -> Arg<'b, T> {
+        match s {
+            Src::Array(k) => Arg::Chunk(&self.arrays[k].0[lo..lo + n]),
+            Src::Scalar(k) => Arg::Scalar(self.scalars[k].0),
+            Src::Op(i) => Arg::Chunk(&vals[i * CHUNK..i * CHUNK + n]),
+        }
+    }
+
+    /// Whether operand `s` is known to be real.
+    fn real(&self, s: Src) -> bool {
+        match s {
+            Src::Array(k) => self.arrays[k].1,
+            Src::Scalar(k) => self.scalars[k].1,
+            Src::Op(i) => self.ops[i].2,
+        }
+    }
+
+    /// What op `j` knows to be real, forward.
+    fn mode(&self, j: usize) -> Mode {
+        let (_, args, real) = self.ops[j];
+        Mode {
+            a: args[0].is_some_and(|s| self.real(s)),
+            b: args[1].is_some_and(|s| self.real(s)),
+            out: real,
+        }
+    }
+
+    /// Scratch for the values of every op on one chunk.
+    fn scratch(&self) -> Vec<C<T>> {
+        vec![zero(); self.ops.len() * CHUNK]
+    }
+
+    /// Runs ops `0..upto` on the chunk at `lo` of length `n`, op `i`'s values in
+    /// `vals[i·CHUNK..]`.
+    fn forward_chunk(&self, lo: usize, n: usize, upto: usize, vals: &mut [C<T>]) {
+        for j in 0..upto {
+            let (kernel, args, _) = self.ops[j];
+            let (done, rest) = vals.split_at_mut(j * CHUNK);
+            let a = self.arg(args[0].expect("op without operand"), lo, n, done);
+            let b = args[1].map(|s| self.arg(s, lo, n, done));
+            kernel.forward(a, b, &mut rest[..n], self.mode(j));
+        }
+    }
+
+    /// The values of elements `off .. off + dst.len()` into `dst`.
+    fn values_into(&self, off: usize, dst: &mut [C<T>]) {
+        let mut vals = self.scratch();
+        let last = self.ops.len() - 1;
+        for (k, out) in dst.chunks_mut(CHUNK).enumerate() {
+            let (lo, n) = (off + k * CHUNK, out.len());
+            self.forward_chunk(lo, n, last, &mut vals);
+            let (kernel, args, _) = self.ops[last];
+            let a = self.arg(args[0].expect("op without operand"), lo, n, &vals);
+            let b = args[1].map(|s| self.arg(s, lo, n, &vals));
+            kernel.forward(a, b, out, self.mode(last));
+        }
+    }
+
+    /// `Σ` of the values of elements `r`: chunk sums added in order.
+    fn sum_range(&self, r: core::ops::Range<usize>) -> C<T> {
+        let mut vals = self.scratch();
+        let last = self.ops.len() - 1;
+        let real = self.ops[last].2;
+        let mut total = zero();
+        for lo in r.clone().step_by(CHUNK) {
+            let n = CHUNK.min(r.end - lo);
+            self.forward_chunk(lo, n, self.ops.len(), &mut vals);
+            let v = &vals[last * CHUNK..last * CHUNK + n];
+            if real {
+                total.re += v.iter().fold(T::zero(), |s, x| s + x.re);
+            } else {
+                total += v.iter().fold(zero(), |s, &x| s + x);
+            }
+        }
+        total
     }
 }
 

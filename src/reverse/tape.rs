@@ -253,11 +253,7 @@ impl<T: Real> Tape<T> {
         self.nodes.get_mut().clear();
         self.info.get_mut().clear();
         self.conj.get_mut().clear();
-        for x in self.extras.get_mut().drain(..) {
-            if let Some(v) = x.value.and_then(|rc| Rc::try_unwrap(rc).ok()) {
-                recycle(v);
-            }
-        }
+        recycle_extras(self.extras.get_mut());
     }
 
     #[inline(always)]
@@ -481,14 +477,33 @@ impl<T: Real> Tape<T> {
 const POOL_LIMIT: usize = 32;
 const POOL_BYTES: usize = 1 << 30;
 
-/// The smallest pooled buffer with room for `n` elements, emptied, or a new one.
+/// Empties `extras`, keeping their array values for reuse. The VJP closures go first: they hold
+/// shares of the values of earlier nodes (a fused expression holds its input arrays), which would
+/// otherwise still be shared when those values are looked at, and then be freed instead of kept.
+fn recycle_extras<T: Real>(extras: &mut Vec<Extra<T>>) {
+    for x in extras.iter_mut() {
+        x.vjp = None;
+    }
+    for x in extras.drain(..) {
+        if let Some(v) = x.value.and_then(|rc| Rc::try_unwrap(rc).ok()) {
+            recycle(v);
+        }
+    }
+}
+
+/// Buffers this much smaller than the request are not worth a pooled buffer: a fresh one costs
+/// little, and a large pooled buffer is kept for a large request.
+const SMALL: usize = 1 << 12;
+
+/// The smallest pooled buffer with room for `n` elements (and not more than twice that, unless
+/// both are small), emptied, or a new one.
 pub(crate) fn take_buffer<T: Real>(n: usize) -> Vec<Complex<T>> {
     let found = T::buffer_pool().with(|pool| {
         let mut pool = pool.borrow_mut();
         let best = pool
             .iter()
             .enumerate()
-            .filter(|(_, v)| v.capacity() >= n)
+            .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n.max(SMALL))
             .min_by_key(|(_, v)| v.capacity())
             .map(|(i, _)| i);
         best.map(|i| pool.swap_remove(i))
@@ -556,11 +571,7 @@ thread_local! {
 
 impl<T: Real> Drop for Tape<T> {
     fn drop(&mut self) {
-        for x in self.extras.get_mut().drain(..) {
-            if let Some(v) = x.value.and_then(|rc| Rc::try_unwrap(rc).ok()) {
-                recycle(v);
-            }
-        }
+        recycle_extras(self.extras.get_mut());
         let mut st = Storage {
             nodes: core::mem::take(self.nodes.get_mut()),
             info: core::mem::take(self.info.get_mut()),
