@@ -142,8 +142,8 @@ impl Phase {
 
     fn record<'t>(&self, tape: &'t Tape) -> (Var<'t>, VarArray<'t>) {
         let n = self.n;
-        let u = tape.array(self.u.clone(), &[n, n]);
-        let t = tape.real_constant_array(self.t.clone(), &[n, n]);
+        let u = tape.array(&self.u, &[n, n]);
+        let t = tape.real_constant_array(&self.t, &[n, n]);
         let loss = (u.fft2().norm_sqr() - &t).powi(2).sum();
         (loss, u)
     }
@@ -206,9 +206,9 @@ impl Gp {
 
     fn record<'t>(&self, tape: &'t Tape) -> (Var<'t>, VarArray<'t>) {
         let n = GP_N;
-        let psi = tape.vector(self.psi.clone());
-        let k2 = tape.real_constant_array(self.k2.clone(), &[n]);
-        let v = tape.real_constant_array(self.v.clone(), &[n]);
+        let psi = tape.vector(&self.psi);
+        let k2 = tape.real_constant_array(&self.k2, &[n]);
+        let v = tape.real_constant_array(&self.v, &[n]);
         let n2 = psi.norm_sqr();
         let kinetic = psi.vdot(&(psi.fft() * &k2).ifft()).re();
         let potential = (&n2 * &v).sum();
@@ -227,8 +227,8 @@ impl Gp {
     /// `grad E = 2·dx·(ifft(K fft ψ) + Vψ + g|ψ|²ψ)`, with the crate's FFTs on constants.
     fn closed_form_grad(&self) -> Vec<C> {
         let tape: Tape = Tape::new();
-        let psi = tape.constant_array(self.psi.clone(), &[GP_N]);
-        let k2 = tape.real_constant_array(self.k2.clone(), &[GP_N]);
+        let psi = tape.constant_array(&self.psi, &[GP_N]);
+        let k2 = tape.real_constant_array(&self.k2, &[GP_N]);
         let h = (psi.fft() * &k2).ifft().value();
         self.psi
             .iter()
@@ -332,8 +332,8 @@ impl Scalar {
     /// `VarArray` ops on one tape.
     fn array(&self) -> (f64, Vec<C>) {
         let tape: Tape = Tape::new();
-        let z0 = tape.vector(self.z0.clone());
-        let c = tape.constant_array(self.c.clone(), &[POINTS]);
+        let z0 = tape.vector(&self.z0);
+        let c = tape.constant_array(&self.c, &[POINTS]);
         let mut z = z0.clone();
         for _ in 0..STEPS {
             z = &z * &z * z.conj() * 0.5 + &c;

@@ -448,8 +448,8 @@ impl Phase {
     /// Records `L` on `tape`; returns the loss and the leaf.
     fn record<'t>(&self, tape: &'t Tape) -> (Var<'t>, VarArray<'t>) {
         let n = self.n;
-        let u = tape.array(self.u.clone(), &[n, n]);
-        let t = tape.real_constant_array(self.t.clone(), &[n, n]);
+        let u = tape.array(&self.u, &[n, n]);
+        let t = tape.real_constant_array(&self.t, &[n, n]);
         let loss = (u.fft2().norm_sqr() - &t).powi(2).sum();
         (loss, u)
     }
@@ -733,7 +733,7 @@ fn bench_elementwise(c: &mut Criterion) {
                 let mut tape: Tape = Tape::new();
                 b.iter(|| {
                     tape.clear();
-                    let u = tape.vector(x.clone());
+                    let u = tape.vector(&x);
                     let loss = u.asinh().norm_sqr_sum();
                     loss.backward().grad(&u)
                 })

@@ -1045,3 +1045,42 @@ fn real_constant_slices_on_either_side() {
     w *= k.as_slice();
     assert_eq!(w.value()[0], c64(2.0, 4.0));
 }
+
+/// Borrowed data (slices, `&Vec`, arrays) make the same leaves and constants as owned `Vec`s.
+#[test]
+fn borrowed_and_owned_data_agree() {
+    let u: Vec<Complex64> = (0..6)
+        .map(|k| c64(0.3 * k as f64, 1.0 - 0.2 * k as f64))
+        .collect();
+    let t: Vec<f64> = (0..6).map(|k| 0.5 + k as f64).collect();
+    let run = |borrowed: bool| {
+        let tape: Tape = Tape::new();
+        let (a, b, c, d) = if borrowed {
+            (
+                tape.array(&u, &[2, 3]),
+                tape.real_constant_array(&t, &[2, 3]),
+                tape.constant_array(&u[..], &[2, 3]),
+                tape.real_array(&t[..], &[2, 3]),
+            )
+        } else {
+            (
+                tape.array(u.clone(), &[2, 3]),
+                tape.real_constant_array(t.clone(), &[2, 3]),
+                tape.constant_array(u.clone(), &[2, 3]),
+                tape.real_array(t.clone(), &[2, 3]),
+            )
+        };
+        let loss = ((&a * &c).norm_sqr() - &b + &d * &a.conj()).norm_sqr_sum();
+        let g = loss.backward();
+        (loss.value(), g.grad(&a), g.grad(&d))
+    };
+    assert_eq!(run(true), run(false));
+    let tape: Tape = Tape::new();
+    let fixed = [c64(1.0, 2.0), c64(3.0, -1.0)];
+    assert_eq!(*tape.vector(fixed).value(), fixed.to_vec());
+    assert_eq!(*tape.vector(&fixed).value(), fixed.to_vec());
+    assert_eq!(
+        *tape.real_array([1.0, 2.0], &[2]).value(),
+        vec![c64(1.0, 0.0), c64(2.0, 0.0)]
+    );
+}

@@ -1,7 +1,7 @@
 //! [`VarArray`]: an n-dimensional array value on the tape; one array op is one node.
 
 use super::fused::{self, ArrayIn, BinaryKernel, Expr, Kernel, Part, ScalarIn, Seed, UnaryKernel};
-use super::tape::{Extra, Kind, Tape, Vjp, NONE};
+use super::tape::{take_buffer, Extra, Kind, Tape, Vjp, NONE};
 use super::var::{same_tape, Var};
 use crate::parallel as par;
 use crate::rules::{self, Binary, Unary};
@@ -99,6 +99,55 @@ impl Arith {
     }
 }
 
+/// Array values a [`Tape`] can take: an owned `Vec<Complex<T>>`, moved in as it is, or borrowed
+/// data (`&[Complex<T>]`, `&Vec<Complex<T>>`, arrays), copied into a buffer of the thread's pool.
+/// A loss rebuilt every iteration from the same borrowed data thus touches no fresh memory: the
+/// buffer comes back to the pool when the tape is cleared or dropped, where a fresh `Vec` per
+/// call (a `clone()`) costs a page fault per 4 KiB once it exceeds malloc's mapping threshold.
+pub trait ArrayData<T: Real> {
+    /// The values in a `Vec` the tape may keep.
+    fn into_buffer(self) -> Vec<Complex<T>>;
+}
+
+impl<T: Real> ArrayData<T> for Vec<Complex<T>> {
+    fn into_buffer(self) -> Vec<Complex<T>> {
+        self
+    }
+}
+
+impl<T: Real> ArrayData<T> for &[Complex<T>] {
+    fn into_buffer(self) -> Vec<Complex<T>> {
+        let mut v = take_buffer(self.len());
+        v.extend_from_slice(self);
+        v
+    }
+}
+
+impl<T: Real> ArrayData<T> for &Vec<Complex<T>> {
+    fn into_buffer(self) -> Vec<Complex<T>> {
+        self.as_slice().into_buffer()
+    }
+}
+
+impl<T: Real, const N: usize> ArrayData<T> for [Complex<T>; N] {
+    fn into_buffer(self) -> Vec<Complex<T>> {
+        self.as_slice().into_buffer()
+    }
+}
+
+impl<T: Real, const N: usize> ArrayData<T> for &[Complex<T>; N] {
+    fn into_buffer(self) -> Vec<Complex<T>> {
+        self.as_slice().into_buffer()
+    }
+}
+
+/// Real values as complex ones, in a pooled buffer.
+fn complexify<T: Real>(data: &[T]) -> Vec<Complex<T>> {
+    let mut v = take_buffer(data.len());
+    v.extend(data.iter().map(|&x| Complex::new(x, T::zero())));
+    v
+}
+
 impl<T: Real> Tape<T> {
     fn array_node(
         &self,
@@ -124,50 +173,41 @@ impl<T: Real> Tape<T> {
         }
     }
 
-    /// A complex array leaf of the given shape (row-major).
+    /// A complex array leaf of the given shape (row-major). `data` is an owned `Vec` (moved in) or
+    /// a borrowed slice (copied into a buffer the tape reuses; see [`ArrayData`]).
     ///
     /// # Panics
     /// If `data` does not have `shape.iter().product()` elements.
-    pub fn array(&self, data: impl Into<Vec<Complex<T>>>, shape: &[usize]) -> VarArray<'_, T> {
-        self.array_node("array", Kind::ArrayLeaf, data.into(), shape, false)
+    pub fn array(&self, data: impl ArrayData<T>, shape: &[usize]) -> VarArray<'_, T> {
+        self.array_node("array", Kind::ArrayLeaf, data.into_buffer(), shape, false)
     }
 
     /// A one-dimensional complex array leaf.
-    pub fn vector(&self, data: impl Into<Vec<Complex<T>>>) -> VarArray<'_, T> {
-        let data = data.into();
+    pub fn vector(&self, data: impl ArrayData<T>) -> VarArray<'_, T> {
+        let data = data.into_buffer();
         let n = data.len();
         self.array_node("vector", Kind::ArrayLeaf, data, &[n], false)
     }
 
     /// A real array leaf: every element is a real parameter, and [`Gradients::grad`](super::Gradients::grad)
-    /// gives `dL/dp = 2 Re ∂L/∂p̄` for each.
-    pub fn real_array(&self, data: impl Into<Vec<T>>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = self.complexify(data.into());
+    /// gives `dL/dp = 2 Re ∂L/∂p̄` for each. `data`: a `Vec<T>`, a slice or an array (the tape
+    /// stores values as complex, in a buffer it reuses).
+    pub fn real_array(&self, data: impl AsRef<[T]>, shape: &[usize]) -> VarArray<'_, T> {
+        let data = complexify(data.as_ref());
         self.array_node("real array", Kind::ArrayLeaf, data, shape, true)
     }
 
     /// A complex constant array. If every imaginary part is exactly 0 it counts as real-valued.
-    pub fn constant_array(
-        &self,
-        data: impl Into<Vec<Complex<T>>>,
-        shape: &[usize],
-    ) -> VarArray<'_, T> {
-        let data: Vec<Complex<T>> = data.into();
+    pub fn constant_array(&self, data: impl ArrayData<T>, shape: &[usize]) -> VarArray<'_, T> {
+        let data = data.into_buffer();
         let real = data.iter().all(|z| z.im == T::zero());
         self.array_node("constant array", Kind::ArrayConstant, data, shape, real)
     }
 
-    /// A real constant array.
-    pub fn real_constant_array(&self, data: impl Into<Vec<T>>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = self.complexify(data.into());
+    /// A real constant array (`data` as for [`real_array`](Self::real_array)).
+    pub fn real_constant_array(&self, data: impl AsRef<[T]>, shape: &[usize]) -> VarArray<'_, T> {
+        let data = complexify(data.as_ref());
         self.array_node("constant array", Kind::ArrayConstant, data, shape, true)
-    }
-
-    /// Real values as complex ones, in a pooled buffer.
-    fn complexify(&self, data: Vec<T>) -> Vec<Complex<T>> {
-        let mut v = self.buffer(data.len());
-        v.extend(data.into_iter().map(|x| Complex::new(x, T::zero())));
-        v
     }
 
     /// Records an array-valued op with its VJP.

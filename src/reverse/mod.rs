@@ -39,7 +39,7 @@ mod grads;
 mod tape;
 mod var;
 
-pub use array::VarArray;
+pub use array::{ArrayData, VarArray};
 pub use grads::{Gradients, Leaf, Which};
 pub use tape::{release_buffers, MemoryUsage, Tape};
 pub use var::Var;
