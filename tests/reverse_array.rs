@@ -1078,7 +1078,8 @@ fn borrowed_and_owned_data_agree() {
     let tape: Tape = Tape::new();
     let fixed = [c64(1.0, 2.0), c64(3.0, -1.0)];
     assert_eq!(*tape.vector(fixed).value(), fixed.to_vec());
-    assert_eq!(*tape.vector(&fixed).value(), fixed.to_vec());
+    let borrowed: &[Complex64; 2] = &fixed;
+    assert_eq!(*tape.vector(borrowed).value(), fixed.to_vec());
     assert_eq!(
         *tape.real_array([1.0, 2.0], &[2]).value(),
         vec![c64(1.0, 0.0), c64(2.0, 0.0)]
