@@ -230,7 +230,7 @@ impl<T: Real> Params<T> {
                 match (&b.shape, b.real) {
                     (None, false) => Leaf::Scalar(tape.var(v[0])),
                     (None, true) => Leaf::Scalar(tape.real_var(v[0].re)),
-                    (Some(s), false) => Leaf::Array(tape.array(v.to_vec(), s)),
+                    (Some(s), false) => Leaf::Array(tape.array(v, s)),
                     (Some(s), true) => {
                         Leaf::Array(tape.real_array(v.iter().map(|z| z.re).collect::<Vec<T>>(), s))
                     }
