@@ -46,6 +46,8 @@
 //! task with a scratch buffer each, blocked parallel transposes, the elementwise step in chunks),
 //! in a pool of one and of two threads; `tape_1thr` / `tape_2thr` are `tape_reused` in the same
 //! pools. Compare `tape_1thr` with `hand_grad_2t` and `tape_2thr` with `hand_par_2thr`.
+//! `tape_reused`, `tape_fresh` and `tape_record_only` also run in the one-thread pool (rayon's
+//! global pool would use every core, unlike the serial `hand_grad`).
 //!
 //! The hand-written 2-D FFT is honest: one rustfft `process_with_scratch` call on the whole
 //! buffer transforms every row, then `transpose`, rows again, `transpose` back.
@@ -600,24 +602,33 @@ fn bench_phase(c: &mut Criterion) {
                 })
             });
         }
-        let mut tape: Tape = Tape::new();
+        // The rest on one thread, like `hand_grad` (rayon's global pool has one per core).
+        let one = &pools[0].1;
         group.bench_function("tape_reused", |b| {
-            b.iter(|| {
-                tape.clear();
-                p.tape_grad(&tape)
+            one.install(|| {
+                let mut tape: Tape = Tape::new();
+                b.iter(|| {
+                    tape.clear();
+                    p.tape_grad(&tape)
+                })
             })
         });
         group.bench_function("tape_fresh", |b| {
-            b.iter(|| {
-                let tape: Tape = Tape::new();
-                p.tape_grad(&tape)
+            one.install(|| {
+                b.iter(|| {
+                    let tape: Tape = Tape::new();
+                    p.tape_grad(&tape)
+                })
             })
         });
         group.bench_function("tape_record_only", |b| {
-            b.iter(|| {
-                tape.clear();
-                let (loss, _) = p.record(&tape);
-                loss.value()
+            one.install(|| {
+                let mut tape: Tape = Tape::new();
+                b.iter(|| {
+                    tape.clear();
+                    let (loss, _) = p.record(&tape);
+                    loss.value()
+                })
             })
         });
         group.finish();
