@@ -490,40 +490,43 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// `self ⊕ data` (or `data ⊕ self`) with a constant array of the same length.
     #[track_caller]
     pub(crate) fn arith_const_array(&self, data: &[Complex<T>], flip: bool, op: Arith) -> Self {
-        assert!(
-            data.len() == self.len(),
-            "wirtinger: `{}` of an array of shape {:?} and a constant slice of length {}",
-            op.name(),
-            &*self.shape,
-            data.len()
-        );
+        self.check_const_len(data.len(), op);
         let real = data.iter().all(|z| z.im == T::zero());
-        let co = Part::Array(ArrayIn {
-            id: None,
-            value: Rc::new(data.to_vec()),
-            real,
-        });
-        self.arith_with(op, (co, real), flip)
+        self.arith_const_values(data.into_buffer(), real, flip, op)
     }
 
     /// `self ⊕ data` (or `data ⊕ self`) with a real constant array of the same length.
     #[track_caller]
     pub(crate) fn arith_real_const_array(&self, data: &[T], flip: bool, op: Arith) -> Self {
+        self.check_const_len(data.len(), op);
+        self.arith_const_values(complexify(data), true, flip, op)
+    }
+
+    #[track_caller]
+    fn check_const_len(&self, len: usize, op: Arith) {
         assert!(
-            data.len() == self.len(),
+            len == self.len(),
             "wirtinger: `{}` of an array of shape {:?} and a constant slice of length {}",
             op.name(),
             &*self.shape,
-            data.len()
+            len
         );
-        let mut v = self.tape.buffer(data.len());
-        v.extend(data.iter().map(|&x| Complex::new(x, T::zero())));
+    }
+
+    /// `self ⊕ values` with constant values (in a pooled buffer).
+    fn arith_const_values(
+        &self,
+        values: Vec<Complex<T>>,
+        real: bool,
+        flip: bool,
+        op: Arith,
+    ) -> Self {
         let co = Part::Array(ArrayIn {
             id: None,
-            value: Rc::new(v),
-            real: true,
+            value: Rc::new(values),
+            real,
         });
-        self.arith_with(op, (co, true), flip)
+        self.arith_with(op, (co, real), flip)
     }
 
     fn arith_with(&self, op: Arith, other: (Part<'_, T>, bool), flip: bool) -> Self {
