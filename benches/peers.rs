@@ -124,7 +124,8 @@ fn report(name: &str, value: f64) {
 
 struct Phase {
     n: usize,
-    u: Vec<C>,
+    /// Shared with the tape (`tape.array(&self.u, …)` takes an `Rc` without copying it).
+    u: std::rc::Rc<Vec<C>>,
     t: Vec<f64>,
 }
 
@@ -135,7 +136,7 @@ impl Phase {
         let t = v.fft2().norm_sqr().value().iter().map(|z| z.re).collect();
         Phase {
             n,
-            u: field(1, n * n),
+            u: std::rc::Rc::new(field(1, n * n)),
             t,
         }
     }
@@ -172,7 +173,8 @@ const GP_G: f64 = 1.0;
 
 struct Gp {
     dx: f64,
-    psi: Vec<C>,
+    /// Shared with the tape, as `Phase::u`.
+    psi: std::rc::Rc<Vec<C>>,
     v: Vec<f64>,
     k2: Vec<f64>,
 }
@@ -201,7 +203,12 @@ impl Gp {
             .enumerate()
             .map(|(j, x)| phase(uniform(3, j as u64)) * (norm * (-x * x / 2.0).exp()))
             .collect();
-        Gp { dx, psi, v, k2 }
+        Gp {
+            dx,
+            psi: std::rc::Rc::new(psi),
+            v,
+            k2,
+        }
     }
 
     fn record<'t>(&self, tape: &'t Tape) -> (Var<'t>, VarArray<'t>) {

@@ -90,6 +90,7 @@ use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -447,18 +448,25 @@ impl Phase {
         loss
     }
 
-    /// Records `L` on `tape`; returns the loss and the leaf.
-    fn record<'t>(&self, tape: &'t Tape) -> (Var<'t>, VarArray<'t>) {
+    /// `u` as the tape takes it without a copy. An `Rc` is not `Send`, so each thread pool's
+    /// bench makes its own, on the pool's thread, before it starts timing.
+    fn shared_u(&self) -> Rc<Vec<C>> {
+        Rc::new(self.u.clone())
+    }
+
+    /// Records `L` on `tape` (`u`: from [`shared_u`](Self::shared_u)); returns the loss and
+    /// the leaf.
+    fn record<'t>(&self, tape: &'t Tape, u: &Rc<Vec<C>>) -> (Var<'t>, VarArray<'t>) {
         let n = self.n;
-        let u = tape.array(&self.u, &[n, n]);
+        let u = tape.array(u, &[n, n]);
         let t = tape.real_constant_array(&self.t, &[n, n]);
         let loss = (u.fft2().norm_sqr() - &t).powi(2).sum();
         (loss, u)
     }
 
     /// `L` and `grad L` through the tape.
-    fn tape_grad(&self, tape: &Tape) -> (f64, Vec<C>) {
-        let (loss, u) = self.record(tape);
+    fn tape_grad(&self, tape: &Tape, u: &Rc<Vec<C>>) -> (f64, Vec<C>) {
+        let (loss, u) = self.record(tape, u);
         let g = loss.backward();
         (loss.value().re, g.grad(&u))
     }
@@ -504,7 +512,7 @@ fn par_transpose(src: &[C], dst: &mut [C], n: usize) {
 fn check_phase() {
     let mut p = Phase::new(64);
     let tape: Tape = Tape::new();
-    let (lt, gt) = p.tape_grad(&tape);
+    let (lt, gt) = p.tape_grad(&tape, &p.shared_u());
     let lv = p.value_plain();
     let lh = p.hand_grad();
     let lh2 = {
@@ -595,9 +603,10 @@ fn bench_phase(c: &mut Criterion) {
             group.bench_function(format!("tape_{threads}thr"), |b| {
                 pool.install(|| {
                     let mut tape: Tape = Tape::new();
+                    let u = p.shared_u();
                     b.iter(|| {
                         tape.clear();
-                        p.tape_grad(&tape)
+                        p.tape_grad(&tape, &u)
                     })
                 })
             });
@@ -607,26 +616,29 @@ fn bench_phase(c: &mut Criterion) {
         group.bench_function("tape_reused", |b| {
             one.install(|| {
                 let mut tape: Tape = Tape::new();
+                let u = p.shared_u();
                 b.iter(|| {
                     tape.clear();
-                    p.tape_grad(&tape)
+                    p.tape_grad(&tape, &u)
                 })
             })
         });
         group.bench_function("tape_fresh", |b| {
             one.install(|| {
+                let u = p.shared_u();
                 b.iter(|| {
                     let tape: Tape = Tape::new();
-                    p.tape_grad(&tape)
+                    p.tape_grad(&tape, &u)
                 })
             })
         });
         group.bench_function("tape_record_only", |b| {
             one.install(|| {
                 let mut tape: Tape = Tape::new();
+                let u = p.shared_u();
                 b.iter(|| {
                     tape.clear();
-                    let (loss, _) = p.record(&tape);
+                    let (loss, _) = p.record(&tape, &u);
                     loss.value()
                 })
             })

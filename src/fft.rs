@@ -339,24 +339,56 @@ impl<T: Real> FftPlans<T> {
         dir: Direction,
         norm: Norm,
     ) {
-        let len: usize = shape.iter().product();
-        assert!(
-            data.len() == len,
-            "FftPlans::transform: data has {} elements but shape {:?} needs {}",
-            data.len(),
-            shape,
-            len
-        );
-        for &axis in axes {
-            assert!(
-                axis < shape.len(),
-                "FftPlans::transform: axis {} out of range for shape {:?} ({} dimensions)",
-                axis,
-                shape,
-                shape.len()
-            );
-        }
-        if len == 0 {
+        check_args("transform", data.len(), shape, axes);
+        self.run(None, data, shape, axes, dir, norm);
+    }
+
+    /// [`transform`](Self::transform) out of place: `output` becomes the transform of `input`,
+    /// which is left as it was (rustfft's `process_outofplace`, for whole arrays). The first pass
+    /// reads `input` directly, so this costs no copy of the array on top of the transform.
+    /// `output`'s previous contents are ignored. Same scaling and adjoint as `transform`.
+    ///
+    /// ```
+    /// use wirtinger::fft::{Direction, FftPlans, Norm};
+    /// use wirtinger::c64;
+    ///
+    /// let plans = FftPlans::<f64>::new();
+    /// let x = [c64(1.0, 0.0), c64(2.0, 0.0), c64(3.0, 0.0), c64(4.0, 0.0)];
+    /// let mut y = [c64(0.0, 0.0); 4];
+    /// plans.transform_outofplace(&x, &mut y, &[2, 2], &[0, 1], Direction::Forward, Norm::Backward);
+    /// assert_eq!(y[0], c64(10.0, 0.0)); // the sum
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `input` or `output` does not have the product of `shape` elements, or an axis is out of
+    /// range for `shape`.
+    pub fn transform_outofplace(
+        &self,
+        input: &[Complex<T>],
+        output: &mut [Complex<T>],
+        shape: &[usize],
+        axes: &[usize],
+        dir: Direction,
+        norm: Norm,
+    ) {
+        check_args("transform_outofplace", input.len(), shape, axes);
+        check_args("transform_outofplace", output.len(), shape, axes);
+        self.run(Some(input), output, shape, axes, dir, norm);
+    }
+
+    /// The transform of `src` (or of `data` itself when `src` is `None`) into `data`; the
+    /// arguments are checked.
+    fn run(
+        &self,
+        src: Option<&[Complex<T>]>,
+        data: &mut [Complex<T>],
+        shape: &[usize],
+        axes: &[usize],
+        dir: Direction,
+        norm: Norm,
+    ) {
+        if data.is_empty() {
             return;
         }
 
@@ -370,7 +402,11 @@ impl<T: Real> FftPlans<T> {
             Some(factor)
         };
         if active.is_empty() {
-            return; // n_total = 1: every factor is 1
+            // n_total = 1: every factor is 1, the transform is the identity.
+            if let Some(src) = src {
+                par::for_chunks(data, |off, d| d.copy_from_slice(&src[off..off + d.len()]));
+            }
+            return;
         }
 
         let plans = {
@@ -393,14 +429,16 @@ impl<T: Real> FftPlans<T> {
 
         // The scaling commutes with the transforms, so the first pass over a strided axis folds
         // it into its scatter; only when all passes are contiguous is a separate pass needed.
+        // Only the first pass reads `src`; the others work on `data` in place.
         let mut pending_scale = scale;
+        let mut src = src;
         for (&axis, fft) in active.iter().zip(&plans) {
             let stride: usize = shape[axis + 1..].iter().product();
             if stride == 1 {
-                self.contiguous_pass(data, fft.as_ref());
+                self.contiguous_pass(src.take(), data, fft.as_ref());
             } else {
                 let s = pending_scale.take();
-                self.strided_pass(data, shape[axis], stride, fft.as_ref(), s);
+                self.strided_pass(src.take(), data, shape[axis], stride, fft.as_ref(), s);
             }
         }
         if let Some(s) = pending_scale {
@@ -412,26 +450,45 @@ impl<T: Real> FftPlans<T> {
         }
     }
 
-    /// The last axis: lines are contiguous, so the whole buffer goes to rustfft in one call; or,
-    /// for a large array, each task gets a contiguous run of lines.
-    fn contiguous_pass(&self, data: &mut [Complex<T>], fft: &dyn Fft<T>) {
+    /// The last axis: lines are contiguous, so runs of lines go to rustfft in one call each (one
+    /// run per task for a large array). With a `src`, each run is first copied from it, while
+    /// the run is small enough to stay in cache for its transform.
+    fn contiguous_pass(
+        &self,
+        src: Option<&[Complex<T>]>,
+        data: &mut [Complex<T>],
+        fft: &dyn Fft<T>,
+    ) {
         let n = fft.len();
         let need = fft.get_inplace_scratch_len();
-        let run = |lease: &mut Lease<'_, T>, lines: &mut [Complex<T>]| {
+        let lines = data.len() / n;
+        let mut per_task = (BATCH_ELEMS / n).max(1);
+        let parallel = par::parallel(data.len()) && lines > 1;
+        #[cfg(feature = "parallel")]
+        if parallel {
+            let tasks = TASKS_PER_THREAD * rayon::current_num_threads();
+            per_task = per_task.min(lines.div_ceil(tasks));
+        }
+        let run = |lease: &mut Lease<'_, T>, (k, run): (usize, &mut [Complex<T>])| {
+            if let Some(src) = src {
+                let off = k * per_task * n;
+                run.copy_from_slice(&src[off..off + run.len()]);
+            }
             ensure_len(&mut lease.bufs.scratch, need);
-            fft.process_with_scratch(lines, &mut lease.bufs.scratch[..need]);
+            fft.process_with_scratch(run, &mut lease.bufs.scratch[..need]);
         };
         #[cfg(feature = "parallel")]
-        if par::parallel(data.len()) && data.len() > n {
-            let lines = data.len() / n;
-            let tasks = TASKS_PER_THREAD * rayon::current_num_threads();
-            let per_task = (BATCH_ELEMS / n).min(lines.div_ceil(tasks)).max(1);
+        if parallel {
             data.par_chunks_mut(per_task * n)
+                .enumerate()
                 .for_each_init(|| self.lease(), run);
             return;
         }
-        let _ = n;
-        run(&mut self.lease(), data);
+        let _ = parallel;
+        let mut lease = self.lease();
+        for chunk in data.chunks_mut(per_task * n).enumerate() {
+            run(&mut lease, chunk);
+        }
     }
 
     /// An axis of length `n` with element stride `stride > 1`: gather batches of lines into a
@@ -441,6 +498,7 @@ impl<T: Real> FftPlans<T> {
     /// in `benches/reverse.rs`.)
     fn strided_pass(
         &self,
+        src: Option<&[Complex<T>]>,
         data: &mut [Complex<T>],
         n: usize,
         stride: usize,
@@ -463,6 +521,8 @@ impl<T: Real> FftPlans<T> {
         let per_block = stride.div_ceil(batch);
         let need = fft.get_outofplace_scratch_len();
         let data = Shared::new(data);
+        // The lines are read from `src` when there is one, else from `data`.
+        let from = src.map_or(data, Shared::reading);
         // Task `t`: the columns `c0 .. c0 + b` of block `t / per_block`.
         let run = |lease: &mut Lease<'_, T>, t: usize| {
             let (block, c0) = (t / per_block, (t % per_block) * batch);
@@ -481,9 +541,10 @@ impl<T: Real> FftPlans<T> {
                 c0,
                 b,
             };
+            let read = Columns { data: from, ..cols };
             // SAFETY: tasks are distinct `(block, c0)` pairs, so no two touch the same element,
-            // and nothing else uses `data` during the pass.
-            unsafe { cols.gather(lines) };
+            // and nothing else uses `data` during the pass; `src` is only read.
+            unsafe { read.gather(lines) };
             fft.process_outofplace_with_scratch(lines, out, &mut bufs.scratch[..need]);
             // SAFETY: as for the gather.
             unsafe {
@@ -506,6 +567,22 @@ impl<T: Real> FftPlans<T> {
         for t in 0..tasks {
             run(&mut lease, t);
         }
+    }
+}
+
+/// Panics unless an array of `len` elements has shape `shape` and every axis is in range.
+fn check_args(op: &str, len: usize, shape: &[usize], axes: &[usize]) {
+    let need: usize = shape.iter().product();
+    assert!(
+        len == need,
+        "FftPlans::{op}: data has {len} elements but shape {shape:?} needs {need}"
+    );
+    for &axis in axes {
+        assert!(
+            axis < shape.len(),
+            "FftPlans::{op}: axis {axis} out of range for shape {shape:?} ({} dimensions)",
+            shape.len()
+        );
     }
 }
 
@@ -537,6 +614,26 @@ impl<'a, T> Shared<'a, T> {
             len: data.len(),
             _data: PhantomData,
         }
+    }
+
+    /// A `Shared` over data that is only read (by [`Columns::gather`]), never written.
+    fn reading(data: &'a [T]) -> Self {
+        Shared {
+            ptr: data.as_ptr().cast_mut(),
+            len: data.len(),
+            _data: PhantomData,
+        }
+    }
+
+    /// `data[start .. start + len]`, to read.
+    ///
+    /// # Safety
+    /// While the slice lives, nothing may write those elements.
+    #[inline(always)]
+    unsafe fn slice_ref(self, start: usize, len: usize) -> &'a [T] {
+        assert!(start <= self.len && len <= self.len - start);
+        // SAFETY: in bounds (checked above); not written meanwhile by the caller's promise.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(start), len) }
     }
 
     /// `data[start .. start + len]`.
@@ -577,6 +674,19 @@ impl<'a, T: Copy> Columns<'a, T> {
         }
     }
 
+    /// Row `k` of the columns, to read.
+    ///
+    /// # Safety
+    /// While the slice lives, nothing may write those elements.
+    #[inline(always)]
+    unsafe fn row_ref(self, k: usize) -> &'a [T] {
+        // SAFETY: passed on to the caller.
+        unsafe {
+            self.data
+                .slice_ref(self.base + k * self.stride + self.c0, self.b)
+        }
+    }
+
     /// Copies the lines into `lines` (`b × n`, row-major): `lines[j*n + k] = row(k)[j]`. Rows are
     /// read contiguously, [`TILE`] at a time.
     ///
@@ -584,8 +694,8 @@ impl<'a, T: Copy> Columns<'a, T> {
     /// Nothing else may use these elements of the array meanwhile.
     unsafe fn gather(self, lines: &mut [T]) {
         let n = self.n;
-        // SAFETY: the caller's promise; at most four distinct rows are borrowed at once.
-        let row = |k: usize| -> &'a [T] { unsafe { self.row(k) } };
+        // SAFETY: the caller's promise; the rows are only read.
+        let row = |k: usize| -> &'a [T] { unsafe { self.row_ref(k) } };
         let mut k = 0;
         while k + TILE <= n {
             let (r0, r1, r2, r3) = (row(k), row(k + 1), row(k + 2), row(k + 3));
@@ -837,6 +947,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Out of place equals in place bit for bit, leaves the input alone and ignores what the
+    /// output held: on the small cases and on arrays past the parallel threshold (contiguous
+    /// and strided first passes, with and without a scaling).
+    #[test]
+    fn out_of_place_matches_in_place() {
+        let plans = FftPlans::<f64>::new();
+        let mut all = cases();
+        all.push((vec![64, 1024], vec![0, 1]));
+        all.push((vec![64, 1024], vec![1, 0]));
+        all.push((vec![1 << 16], vec![0]));
+        all.push((vec![8, 64, 64], vec![2, 0]));
+        for (ci, (shape, axes)) in all.into_iter().enumerate() {
+            let len = shape.iter().product();
+            let x = rand_vec(len, 300 + ci as u64);
+            for dir in DIRS {
+                for norm in NORMS {
+                    let mut want = x.clone();
+                    plans.transform(&mut want, &shape, &axes, dir, norm);
+                    let mut got = rand_vec(len, 900 + ci as u64);
+                    plans.transform_outofplace(&x, &mut got, &shape, &axes, dir, norm);
+                    assert!(
+                        got == want,
+                        "{shape:?} {axes:?} {dir:?} {norm:?}: out of place differs"
+                    );
+                    assert_eq!(x, rand_vec(len, 300 + ci as u64), "input changed");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "FftPlans::transform_outofplace: data has 5 elements but shape [2, 3] needs 6"
+    )]
+    fn out_of_place_checks_output_length() {
+        let x = vec![C::new(0.0, 0.0); 6];
+        let mut y = vec![C::new(0.0, 0.0); 5];
+        FftPlans::new().transform_outofplace(
+            &x,
+            &mut y,
+            &[2, 3],
+            &[0],
+            Direction::Forward,
+            Norm::Backward,
+        );
     }
 
     #[test]

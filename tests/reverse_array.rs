@@ -1053,28 +1053,42 @@ fn borrowed_and_owned_data_agree() {
         .map(|k| c64(0.3 * k as f64, 1.0 - 0.2 * k as f64))
         .collect();
     let t: Vec<f64> = (0..6).map(|k| 0.5 + k as f64).collect();
-    let run = |borrowed: bool| {
+    let shared = std::rc::Rc::new(u.clone());
+    let run = |how: u8| {
         let tape: Tape = Tape::new();
-        let (a, b, c, d) = if borrowed {
-            (
+        let (a, b, c, d) = match how {
+            0 => (
                 tape.array(&u, &[2, 3]),
                 tape.real_constant_array(&t, &[2, 3]),
                 tape.constant_array(&u[..], &[2, 3]),
                 tape.real_array(&t[..], &[2, 3]),
-            )
-        } else {
-            (
+            ),
+            1 => (
                 tape.array(u.clone(), &[2, 3]),
                 tape.real_constant_array(t.clone(), &[2, 3]),
                 tape.constant_array(u.clone(), &[2, 3]),
                 tape.real_array(t.clone(), &[2, 3]),
-            )
+            ),
+            _ => (
+                tape.array(&shared, &[2, 3]),
+                tape.real_constant_array(&t, &[2, 3]),
+                tape.constant_array(shared.clone(), &[2, 3]),
+                tape.real_array(&t[..], &[2, 3]),
+            ),
         };
         let loss = ((&a * &c).norm_sqr() - &b + &d * &a.conj()).norm_sqr_sum();
         let g = loss.backward();
         (loss.value(), g.grad(&a), g.grad(&d))
     };
-    assert_eq!(run(true), run(false));
+    assert_eq!(run(0), run(1));
+    assert_eq!(run(0), run(2));
+    // The tape shared the `Rc` (no copy) and let it go with the tape.
+    {
+        let tape: Tape = Tape::new();
+        let a = tape.vector(&shared);
+        assert!(std::rc::Rc::ptr_eq(&a.value(), &shared));
+    }
+    assert_eq!(std::rc::Rc::strong_count(&shared), 1);
     let tape: Tape = Tape::new();
     let fixed = [c64(1.0, 2.0), c64(3.0, -1.0)];
     assert_eq!(*tape.vector(fixed).value(), fixed.to_vec());
@@ -1084,4 +1098,51 @@ fn borrowed_and_owned_data_agree() {
         *tape.real_array([1.0, 2.0], &[2]).value(),
         vec![c64(1.0, 0.0), c64(2.0, 0.0)]
     );
+}
+
+/// Real leaves and real constants are stored as real numbers (half the memory); every way of
+/// reading them gives what complex storage with zero imaginary parts gives, bit for bit: fused
+/// chains (small, and past the parallel threshold, odd lengths included), the constant-slice
+/// operators, array ops that read the values (FFT, dot, get, reshape) and `value()`.
+#[test]
+fn real_arrays_stored_as_real_agree_with_complex_storage() {
+    for n in [1usize, 7, 256, 1000, (1 << 15) + 3] {
+        let u: Vec<Complex64> = (0..n)
+            .map(|k| c64((0.37 * k as f64).sin(), (0.11 * k as f64).cos()))
+            .collect();
+        let t: Vec<f64> = (0..n).map(|k| 0.5 + (0.05 * k as f64).cos()).collect();
+        let tc: Vec<Complex64> = t.iter().map(|&x| c64(x, 0.0)).collect();
+        let run = |real: bool| {
+            let tape: Tape = Tape::new();
+            let a = tape.vector(&u);
+            let (t1, p) = if real {
+                (
+                    tape.real_constant_array(&t, &[n]),
+                    tape.real_array(&t, &[n]),
+                )
+            } else {
+                // All imaginary parts 0: counted as real, stored as complex.
+                let c = tape.constant_array(&tc, &[n]);
+                assert!(c.is_real());
+                (c, tape.real_array(&t, &[n]))
+            };
+            let fused = ((a.fft().norm_sqr() - &t1).powi(2) * &p).sum();
+            let sliced = (&a * &t[..] - &t[..] * &p).norm_sqr_sum();
+            let ops =
+                p.fft().vdot(&a).re() + t1.dot(&p) + t1.get(&[n / 2]) * p.reshape(&[1, n]).sum();
+            let loss = fused + sliced + ops;
+            let g = loss.backward();
+            (
+                loss.value(),
+                g.grad(&a),
+                g.grad(&p),
+                t1.value().to_vec(),
+                p.value().to_vec(),
+            )
+        };
+        let (real, complex) = (run(true), run(false));
+        assert_eq!(real, complex, "n = {n}");
+        assert_eq!(real.3, tc, "n = {n}: value() of a real constant");
+        assert_eq!(real.4, tc, "n = {n}: value() of a real leaf");
+    }
 }

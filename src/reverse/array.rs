@@ -2,6 +2,7 @@
 
 use super::fused::{self, ArrayIn, BinaryKernel, Expr, Kernel, Part, ScalarIn, Seed, UnaryKernel};
 use super::tape::{take_buffer, Extra, Kind, Tape, Vjp, NONE};
+use super::values::Values;
 use super::var::{same_tape, Var};
 use crate::parallel as par;
 use crate::rules::{self, Binary, Unary};
@@ -99,19 +100,73 @@ impl Arith {
     }
 }
 
-/// Array values a [`Tape`] can take: an owned `Vec<Complex<T>>`, moved in as it is, or borrowed
-/// data (`&[Complex<T>]`, `&Vec<Complex<T>>`, arrays), copied into a buffer of the thread's pool.
+/// Array values a [`Tape`] can take: an owned `Vec<Complex<T>>`, moved in as it is; a shared
+/// `Rc<Vec<Complex<T>>>` (or `&Rc<…>`), kept as it is, without a copy; or borrowed data
+/// (`&[Complex<T>]`, `&Vec<Complex<T>>`, arrays), copied into a buffer of the thread's pool.
+///
 /// A loss rebuilt every iteration from the same borrowed data thus touches no fresh memory: the
 /// buffer comes back to the pool when the tape is cleared or dropped, where a fresh `Vec` per
 /// call (a `clone()`) costs a page fault per 4 KiB once it exceeds malloc's mapping threshold.
+/// An `Rc` costs not even the copy: the tape holds a second reference until it is cleared or
+/// dropped, after which `Rc::get_mut` (or `Rc::make_mut`, without copying) lets the caller
+/// update the values in place for the next call.
+///
+/// ```
+/// use std::rc::Rc;
+/// use wirtinger::prelude::*;
+///
+/// let mut u = Rc::new(vec![c64(1.0, 2.0); 4]);
+/// for _ in 0..3 {
+///     let tape = Tape::new();
+///     let x = tape.vector(&u); // shares `u`, no copy
+///     let g = x.norm_sqr_sum().backward();
+///     let step = g.grad(&x);
+///     drop(tape);
+///     // The tape is gone, so `u` is ours alone again: update it in place.
+///     for (z, s) in Rc::get_mut(&mut u).unwrap().iter_mut().zip(&step) {
+///         *z -= s * 0.25;
+///     }
+/// }
+/// // |z|² has gradient 2z: each step halves z.
+/// assert_eq!(u[0], c64(0.125, 0.25));
+/// ```
 pub trait ArrayData<T: Real> {
     /// The values in a `Vec` the tape may keep.
     fn into_buffer(self) -> Vec<Complex<T>>;
+
+    /// The values as the tape keeps them: shared, so that an `Rc` need not be copied.
+    fn into_shared(self) -> Rc<Vec<Complex<T>>>
+    where
+        Self: Sized,
+    {
+        Rc::new(self.into_buffer())
+    }
 }
 
 impl<T: Real> ArrayData<T> for Vec<Complex<T>> {
     fn into_buffer(self) -> Vec<Complex<T>> {
         self
+    }
+}
+
+impl<T: Real> ArrayData<T> for Rc<Vec<Complex<T>>> {
+    /// The `Vec` itself when this is the only reference, else a pooled copy.
+    fn into_buffer(self) -> Vec<Complex<T>> {
+        Rc::try_unwrap(self).unwrap_or_else(|rc| rc.as_slice().into_buffer())
+    }
+
+    fn into_shared(self) -> Rc<Vec<Complex<T>>> {
+        self
+    }
+}
+
+impl<T: Real> ArrayData<T> for &Rc<Vec<Complex<T>>> {
+    fn into_buffer(self) -> Vec<Complex<T>> {
+        self.as_slice().into_buffer()
+    }
+
+    fn into_shared(self) -> Rc<Vec<Complex<T>>> {
+        Rc::clone(self)
     }
 }
 
@@ -141,26 +196,19 @@ impl<T: Real, const N: usize> ArrayData<T> for &[Complex<T>; N] {
     }
 }
 
-/// Real values as complex ones, in a pooled buffer.
-fn complexify<T: Real>(data: &[T]) -> Vec<Complex<T>> {
-    let mut v = take_buffer(data.len());
-    v.extend(data.iter().map(|&x| Complex::new(x, T::zero())));
-    v
-}
-
 impl<T: Real> Tape<T> {
     fn array_node(
         &self,
         name: &'static str,
         kind: Kind,
-        value: Vec<Complex<T>>,
+        value: Values<T>,
         shape: &[usize],
         real: bool,
     ) -> VarArray<'_, T> {
         check_shape(name, value.len(), shape);
         let shape: Rc<[usize]> = shape.into();
         let extra = Extra {
-            value: Some(Rc::new(value)),
+            value: Some(value),
             shape: shape.clone(),
             inputs: Vec::new(),
             vjp: None,
@@ -173,40 +221,56 @@ impl<T: Real> Tape<T> {
         }
     }
 
-    /// A complex array leaf of the given shape (row-major). `data` is an owned `Vec` (moved in) or
-    /// a borrowed slice (copied into a buffer the tape reuses; see [`ArrayData`]).
+    /// A complex array leaf of the given shape (row-major). `data` is an owned `Vec` (moved in), an
+    /// `Rc<Vec<_>>` (shared, not copied) or a borrowed slice (copied into a buffer the tape
+    /// reuses); see [`ArrayData`].
     ///
     /// # Panics
     /// If `data` does not have `shape.iter().product()` elements.
     pub fn array(&self, data: impl ArrayData<T>, shape: &[usize]) -> VarArray<'_, T> {
-        self.array_node("array", Kind::ArrayLeaf, data.into_buffer(), shape, false)
+        self.array_node(
+            "array",
+            Kind::ArrayLeaf,
+            data.into_shared().into(),
+            shape,
+            false,
+        )
     }
 
     /// A one-dimensional complex array leaf.
     pub fn vector(&self, data: impl ArrayData<T>) -> VarArray<'_, T> {
-        let data = data.into_buffer();
+        let data = data.into_shared();
         let n = data.len();
-        self.array_node("vector", Kind::ArrayLeaf, data, &[n], false)
+        self.array_node("vector", Kind::ArrayLeaf, data.into(), &[n], false)
     }
 
     /// A real array leaf: every element is a real parameter, and [`Gradients::grad`](super::Gradients::grad)
-    /// gives `dL/dp = 2 Re ∂L/∂p̄` for each. `data`: a `Vec<T>`, a slice or an array (the tape
-    /// stores values as complex, in a buffer it reuses).
+    /// gives `dL/dp = 2 Re ∂L/∂p̄` for each. `data`: a `Vec<T>`, a slice or an array, copied into
+    /// a buffer the tape reuses. The tape stores the values as real numbers, at half the memory
+    /// (and memory traffic) of complex ones; [`value`](VarArray::value) converts them.
     pub fn real_array(&self, data: impl AsRef<[T]>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = complexify(data.as_ref());
+        let data = Values::real(data.as_ref());
         self.array_node("real array", Kind::ArrayLeaf, data, shape, true)
     }
 
     /// A complex constant array. If every imaginary part is exactly 0 it counts as real-valued.
     pub fn constant_array(&self, data: impl ArrayData<T>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = data.into_buffer();
+        let data = data.into_shared();
         let real = data.iter().all(|z| z.im == T::zero());
-        self.array_node("constant array", Kind::ArrayConstant, data, shape, real)
+        self.array_node(
+            "constant array",
+            Kind::ArrayConstant,
+            data.into(),
+            shape,
+            real,
+        )
     }
 
-    /// A real constant array (`data` as for [`real_array`](Self::real_array)).
+    /// A real constant array (`data` as for [`real_array`](Self::real_array), and likewise stored
+    /// as real numbers). A complex constant array whose imaginary parts are all 0 counts as real
+    /// too, but is stored as complex: prefer this for real data.
     pub fn real_constant_array(&self, data: impl AsRef<[T]>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = complexify(data.as_ref());
+        let data = Values::real(data.as_ref());
         self.array_node("constant array", Kind::ArrayConstant, data, shape, true)
     }
 
@@ -214,12 +278,13 @@ impl<T: Real> Tape<T> {
     pub(crate) fn array_op(
         &self,
         name: &'static str,
-        value: Rc<Vec<Complex<T>>>,
+        value: impl Into<Values<T>>,
         shape: Rc<[usize]>,
         real: bool,
         inputs: Vec<u32>,
         vjp: Vjp<T>,
     ) -> VarArray<'_, T> {
+        let value = value.into();
         check_shape(name, value.len(), &shape);
         let extra = Extra {
             value: Some(value),
@@ -317,7 +382,13 @@ impl<'t, T: Real> VarArray<'t, T> {
         let inputs = expr.inputs();
         let name = expr.name();
         if !inputs.iter().any(|&id| tape.node(id).grad) {
-            let c = tape.array_node(name, Kind::ArrayConstant, value, &self.shape, expr.real);
+            let c = tape.array_node(
+                name,
+                Kind::ArrayConstant,
+                Rc::new(value).into(),
+                &self.shape,
+                expr.real,
+            );
             return c.id();
         }
         let e = expr.clone();
@@ -346,8 +417,14 @@ impl<'t, T: Real> VarArray<'t, T> {
         }
     }
 
-    /// The values, row-major (shared with the tape, not copied).
+    /// The values, row-major (shared with the tape, not copied; except that a real array leaf or
+    /// constant, which the tape stores as real numbers, is converted).
     pub fn value(&self) -> Rc<Vec<Complex<T>>> {
+        self.values().to_complex()
+    }
+
+    /// The values as the tape stores them.
+    fn values(&self) -> Values<T> {
         let e = self.tape.node(self.id()).extra as usize;
         self.tape.extras()[e]
             .value
@@ -370,7 +447,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             Some(e) if e.ops.len() < fused::MAX_OPS => Part::Expr(e),
             _ => Part::Array(ArrayIn {
                 id: Some(self.id()),
-                value: self.value(),
+                value: self.values(),
                 real: self.is_real(),
             }),
         }
@@ -492,14 +569,14 @@ impl<'t, T: Real> VarArray<'t, T> {
     pub(crate) fn arith_const_array(&self, data: &[Complex<T>], flip: bool, op: Arith) -> Self {
         self.check_const_len(data.len(), op);
         let real = data.iter().all(|z| z.im == T::zero());
-        self.arith_const_values(data.into_buffer(), real, flip, op)
+        self.arith_const_values(Rc::new(data.into_buffer()).into(), real, flip, op)
     }
 
     /// `self ⊕ data` (or `data ⊕ self`) with a real constant array of the same length.
     #[track_caller]
     pub(crate) fn arith_real_const_array(&self, data: &[T], flip: bool, op: Arith) -> Self {
         self.check_const_len(data.len(), op);
-        self.arith_const_values(complexify(data), true, flip, op)
+        self.arith_const_values(Values::real(data), true, flip, op)
     }
 
     #[track_caller]
@@ -514,16 +591,10 @@ impl<'t, T: Real> VarArray<'t, T> {
     }
 
     /// `self ⊕ values` with constant values (in a pooled buffer).
-    fn arith_const_values(
-        &self,
-        values: Vec<Complex<T>>,
-        real: bool,
-        flip: bool,
-        op: Arith,
-    ) -> Self {
+    fn arith_const_values(&self, values: Values<T>, real: bool, flip: bool, op: Arith) -> Self {
         let co = Part::Array(ArrayIn {
             id: None,
-            value: Rc::new(values),
+            value: values,
             real,
         });
         self.arith_with(op, (co, real), flip)
@@ -730,7 +801,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         check_shape("reshape", self.len(), shape);
         self.tape.array_op(
             "reshape",
-            self.value(),
+            self.values(),
             shape.into(),
             self.is_real(),
             vec![self.id()],

@@ -11,9 +11,16 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// the adjoint transform `c_u += Aᴴ c_y`.
     #[track_caller]
     fn transform(&self, name: &'static str, axes: Vec<usize>, dir: Direction, norm: Norm) -> Self {
-        let mut value = self.tape.buffer(self.len());
-        crate::parallel::map_into(&mut value, &self.value(), |&z| z);
-        fft::FftPlans::global().transform(&mut value, self.shape(), &axes, dir, norm);
+        // Out of place: the first pass reads the input where it is, no copy of it first.
+        let mut value = super::tape::take_buffer_len(self.len());
+        fft::FftPlans::global().transform_outofplace(
+            &self.value(),
+            &mut value,
+            self.shape(),
+            &axes,
+            dir,
+            norm,
+        );
         let shape: Rc<[usize]> = self.shape().into();
         let vshape = shape.clone();
         let (adir, anorm) = fft::adjoint(dir, norm);

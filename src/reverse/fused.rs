@@ -21,7 +21,8 @@
 //! Backward, a real scalar seed (a real loss) makes the cotangents of real ops real, as far as
 //! every op reading them has real partials at real operands ([`Kernel::real_partials`]: not `im`
 //! or `arg`, whose cotangent at a real operand is imaginary); those cotangents are then carried
-//! with imaginary part 0 ([`BackMode`]).
+//! with imaginary part 0 ([`BackMode`]). Inputs the tape stores as real numbers (real leaves and
+//! constants) are read at the size of a real and widened to complex one chunk at a time.
 //!
 //! Above [`THRESHOLD`](crate::parallel::THRESHOLD) elements (with the `parallel` feature and
 //! more than one thread) the passes run on rayon's pool: `values` in tasks of whole chunks, `sum`
@@ -32,6 +33,7 @@
 //! borrowed [`View`] of the expression, so its `Rc` handles never leave the calling thread.
 
 use super::tape::Accum;
+use super::values::Values;
 use crate::parallel as par;
 use crate::rules::{Binary, Unary};
 use crate::Real;
@@ -368,9 +370,9 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T> + Send + Sync> Kernel<T> for Binary
 
 /// An input array of an expression: its node (`None` for a constant slice) and values.
 #[derive(Clone)]
-pub(crate) struct ArrayIn<T> {
+pub(crate) struct ArrayIn<T: Real> {
     pub id: Option<u32>,
-    pub value: Rc<Vec<C<T>>>,
+    pub value: Values<T>,
     /// Whether every element is known to be real.
     pub real: bool,
 }
@@ -456,8 +458,7 @@ impl<T: Real> Expr<T> {
     }
 
     fn add_array(&mut self, a: &ArrayIn<T>) -> usize {
-        let same =
-            |b: &ArrayIn<T>| b.id == a.id && Rc::ptr_eq(&b.value, &a.value) && b.real == a.real;
+        let same = |b: &ArrayIn<T>| b.id == a.id && b.value.same(&a.value) && b.real == a.real;
         match self.arrays.iter().position(same) {
             Some(k) => k,
             None => {
@@ -516,8 +517,24 @@ impl<T: Real> Expr<T> {
 
     /// A borrowed view for evaluation, shareable between threads.
     fn view(&self) -> View<'_, T> {
+        let mut reals = 0;
+        let arrays = self
+            .arrays
+            .iter()
+            .map(|a| {
+                let data = match &a.value {
+                    Values::Complex(v) => Input::Complex(&v[..]),
+                    Values::Real(r) => {
+                        reals += 1;
+                        Input::Real(r.as_slice(), reals - 1)
+                    }
+                };
+                (data, a.real)
+            })
+            .collect();
         View {
-            arrays: self.arrays.iter().map(|a| (&a.value[..], a.real)).collect(),
+            arrays,
+            base: reals * CHUNK,
             scalars: self.scalars.iter().map(|s| (s.value, s.real)).collect(),
             ops: self
                 .ops
@@ -761,10 +778,25 @@ impl<T: Real> Backward<'_, T> {
     }
 }
 
+/// An input array as a [`View`] reads it.
+#[derive(Clone, Copy)]
+enum Input<'a, T> {
+    Complex(&'a [C<T>]),
+    /// Stored as real numbers, and which of the view's real inputs it is: each chunk of it is
+    /// converted to complex in the scratch of the chunk's values ([`View::load_reals`]), so the
+    /// kernels read complex operands as always, while memory traffic is that of the reals.
+    Real(&'a [T], usize),
+}
+
 /// An expression's inputs and ops, borrowed: what evaluating it reads, shareable between threads.
+///
+/// The scratch of one chunk's values ([`scratch`](Self::scratch)) holds first the chunks of the
+/// real inputs, converted, then the values of each op: op `i` at `base + i·CHUNK`.
 struct View<'a, T: Real> {
     /// Values, and whether known real.
-    arrays: Vec<(&'a [C<T>], bool)>,
+    arrays: Vec<(Input<'a, T>, bool)>,
+    /// Where the ops' values start in the scratch.
+    base: usize,
     scalars: Vec<(C<T>, bool)>,
     ops: Vec<OpView<'a, T>>,
 }
@@ -773,12 +805,38 @@ struct View<'a, T: Real> {
 type OpView<'a, T> = (&'a dyn Kernel<T>, [Option<Src>; 2], bool);
 
 impl<'a, T: Real> View<'a, T> {
+    /// Operand `s` on the chunk at `lo` of length `n`; `vals`: the chunk's scratch, at least up
+    /// to the ops' values that `s` may name, with the real inputs loaded.
     fn arg<'b>(&'b self, s: Src, lo: usize, n: usize, vals: &'b [C<T>]) -> Arg<'b, T> {
         match s {
-            Src::Array(k) => Arg::Chunk(&self.arrays[k].0[lo..lo + n]),
+            Src::Array(k) => match self.arrays[k].0 {
+                Input::Complex(v) => Arg::Chunk(&v[lo..lo + n]),
+                Input::Real(_, r) => Arg::Chunk(&vals[r * CHUNK..r * CHUNK + n]),
+            },
             Src::Scalar(k) => Arg::Scalar(self.scalars[k].0),
-            Src::Op(i) => Arg::Chunk(&vals[i * CHUNK..i * CHUNK + n]),
+            Src::Op(i) => {
+                let at = self.base + i * CHUNK;
+                Arg::Chunk(&vals[at..at + n])
+            }
         }
+    }
+
+    /// Converts the chunk at `lo` of length `n` of every real input into its place in `vals`.
+    fn load_reals(&self, lo: usize, n: usize, vals: &mut [C<T>]) {
+        for (input, _) in &self.arrays {
+            if let Input::Real(v, r) = *input {
+                let dst = &mut vals[r * CHUNK..r * CHUNK + n];
+                for (d, &x) in dst.iter_mut().zip(&v[lo..lo + n]) {
+                    *d = Complex::new(x, T::zero());
+                }
+            }
+        }
+    }
+
+    /// Op `i`'s values on a chunk of length `n`, from the chunk's scratch.
+    fn op_values<'b>(&self, i: usize, n: usize, vals: &'b [C<T>]) -> &'b [C<T>] {
+        let at = self.base + i * CHUNK;
+        &vals[at..at + n]
     }
 
     /// Whether operand `s` is known to be real.
@@ -800,17 +858,18 @@ impl<'a, T: Real> View<'a, T> {
         }
     }
 
-    /// Scratch for the values of every op on one chunk.
+    /// Scratch for the real inputs and the values of every op on one chunk.
     fn scratch(&self) -> Vec<C<T>> {
-        vec![zero(); self.ops.len() * CHUNK]
+        vec![zero(); self.base + self.ops.len() * CHUNK]
     }
 
-    /// Runs ops `0..upto` on the chunk at `lo` of length `n`, op `i`'s values in
-    /// `vals[i·CHUNK..]`.
+    /// Loads the real inputs of the chunk at `lo` of length `n` and runs ops `0..upto` on it, op
+    /// `i`'s values in `vals[base + i·CHUNK..]`.
     fn forward_chunk(&self, lo: usize, n: usize, upto: usize, vals: &mut [C<T>]) {
+        self.load_reals(lo, n, vals);
         for j in 0..upto {
             let (kernel, args, _) = self.ops[j];
-            let (done, rest) = vals.split_at_mut(j * CHUNK);
+            let (done, rest) = vals.split_at_mut(self.base + j * CHUNK);
             let a = self.arg(args[0].expect("op without operand"), lo, n, done);
             let b = args[1].map(|s| self.arg(s, lo, n, done));
             kernel.forward(a, b, &mut rest[..n], self.mode(j));
@@ -840,7 +899,7 @@ impl<'a, T: Real> View<'a, T> {
         for lo in r.clone().step_by(CHUNK) {
             let n = CHUNK.min(r.end - lo);
             self.forward_chunk(lo, n, self.ops.len(), &mut vals);
-            let v = &vals[last * CHUNK..last * CHUNK + n];
+            let v = self.op_values(last, n, &vals);
             if real {
                 total.re += v.iter().fold(T::zero(), |s, x| s + x.re);
             } else {

@@ -37,6 +37,7 @@ mod fft_ops;
 mod fused;
 mod grads;
 mod tape;
+mod values;
 mod var;
 
 pub use array::{ArrayData, VarArray};

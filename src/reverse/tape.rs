@@ -1,6 +1,7 @@
 //! The tape: the explicit computational graph, its nodes and the backward walk.
 
 use super::grads::Gradients;
+use super::values::Values;
 use crate::fft::FftPlans;
 use crate::Real;
 use core::cell::{Ref, RefCell};
@@ -82,7 +83,7 @@ pub(crate) type Vjp<T> = Box<dyn Fn(Vec<Complex<T>>, &mut Accum<'_, T>)>;
 /// Payload of array-valued and closure nodes.
 pub(crate) struct Extra<T: Real> {
     /// The array value (`None` for a scalar-valued closure node, whose value is `Node::value`).
-    pub value: Option<Rc<Vec<Complex<T>>>>,
+    pub value: Option<Values<T>>,
     pub shape: Rc<[usize]>,
     pub inputs: Vec<u32>,
     pub vjp: Option<Vjp<T>>,
@@ -176,7 +177,7 @@ impl<'a, T: Real> Accum<'a, T> {
 ///
 /// Memory: a scalar op is one 56-byte record (plus 32 bytes of value and name); an array op holds
 /// its output array (its reverse rule re-evaluates the rules table at the input values rather
-/// than storing partials). When a tape is dropped or [`clear`](Self::clear)ed, and when a
+/// than storing partials); real array leaves and constants are stored as real numbers. When a tape is dropped or [`clear`](Self::clear)ed, and when a
 /// [`Gradients`] is dropped, their buffers are kept for the next tape on the same thread (at
 /// most 32 array buffers and 1 GiB per float type, plus one set of node vectors), so a loss
 /// rebuilt every iteration does not map fresh memory each time;
@@ -448,8 +449,8 @@ impl<T: Real> Tape<T> {
             .borrow()
             .iter()
             .filter_map(|x| x.value.as_ref())
-            .filter(|v| seen.insert(Rc::as_ptr(v)))
-            .map(|v| v.len() * elem)
+            .filter(|v| seen.insert(v.addr()))
+            .map(Values::bytes)
             .sum();
         MemoryUsage {
             graph,
@@ -485,8 +486,8 @@ fn recycle_extras<T: Real>(extras: &mut Vec<Extra<T>>) {
         x.vjp = None;
     }
     for x in extras.drain(..) {
-        if let Some(v) = x.value.and_then(|rc| Rc::try_unwrap(rc).ok()) {
-            recycle(v);
+        if let Some(v) = x.value {
+            v.recycle();
         }
     }
 }
@@ -496,9 +497,9 @@ fn recycle_extras<T: Real>(extras: &mut Vec<Extra<T>>) {
 const SMALL: usize = 1 << 12;
 
 /// The smallest pooled buffer with room for `n` elements (and not more than twice that, unless
-/// both are small), emptied, or a new one.
-pub(crate) fn take_buffer<T: Real>(n: usize) -> Vec<Complex<T>> {
-    let found = T::buffer_pool().with(|pool| {
+/// both are small), as it was recycled.
+fn pooled<T: Real>(n: usize) -> Option<Vec<Complex<T>>> {
+    T::buffer_pool().with(|pool| {
         let mut pool = pool.borrow_mut();
         let best = pool
             .iter()
@@ -507,14 +508,28 @@ pub(crate) fn take_buffer<T: Real>(n: usize) -> Vec<Complex<T>> {
             .min_by_key(|(_, v)| v.capacity())
             .map(|(i, _)| i);
         best.map(|i| pool.swap_remove(i))
-    });
-    match found {
+    })
+}
+
+/// An empty buffer with room for `n` elements: a pooled one when one fits, or a new one.
+pub(crate) fn take_buffer<T: Real>(n: usize) -> Vec<Complex<T>> {
+    match pooled(n) {
         Some(mut v) => {
             v.clear();
             v
         }
         None => Vec::with_capacity(n),
     }
+}
+
+/// A buffer of `n` elements whose contents are unspecified (left from earlier use, or zeros), for
+/// a caller that overwrites every element: the part of a pooled buffer in use before is not
+/// written again.
+pub(crate) fn take_buffer_len<T: Real>(n: usize) -> Vec<Complex<T>> {
+    let mut v = pooled(n).unwrap_or_else(|| Vec::with_capacity(n));
+    v.truncate(n);
+    v.resize(n, Complex::new(T::zero(), T::zero()));
+    v
 }
 
 /// Keeps a no longer needed array buffer for reuse on this thread (within the pool's limits), so
