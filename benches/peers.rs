@@ -28,7 +28,8 @@
 //!   - `phase_value/<n>`: the value by the **tape forward only**: the expression recorded on a new
 //!     tape with `u` as an array leaf (as for a gradient), no backward; what the recording costs.
 //!   - `phase_grad/<n>`: value and gradient on a new tape per call: record,
-//!     `loss.backward()`, `g.grad(&u)` read out into a `Vec`.
+//!     `loss.backward()`, `g.grad_into(&u, &mut out)` read out into a buffer kept across calls
+//!     (`u` is an `Rc` the tape shares, not copies).
 //! - (b) `gp_grad/65536`: the Gross–Pitaevskii energy in 1-D, `N = 2¹⁶` points on
 //!   `x ∈ [−L/2, L/2)`, `L = 40`, `dx = L/N`, `V = x²/2`, `g = 1`, `k = 2π·fftfreq(N, dx)`,
 //!   `K = k²/2`:
@@ -157,10 +158,16 @@ impl Phase {
     }
 
     fn grad(&self) -> (f64, Vec<C>) {
+        let mut out = vec![C::default(); self.u.len()];
+        (self.grad_into(&mut out), out)
+    }
+
+    /// The value, and the gradient written into `out` (a buffer the caller keeps across calls).
+    fn grad_into(&self, out: &mut [C]) -> f64 {
         let tape: Tape = Tape::new();
         let (loss, u) = self.record(&tape);
-        let g = loss.backward();
-        (loss.value().re, g.grad(&u))
+        loss.backward().grad_into(&u, out);
+        loss.value().re
     }
 }
 
@@ -225,10 +232,16 @@ impl Gp {
     }
 
     fn grad(&self) -> (f64, Vec<C>) {
+        let mut out = vec![C::default(); GP_N];
+        (self.grad_into(&mut out), out)
+    }
+
+    /// The value, and the gradient written into `out` (a buffer the caller keeps across calls).
+    fn grad_into(&self, out: &mut [C]) -> f64 {
         let tape: Tape = Tape::new();
         let (e, psi) = self.record(&tape);
-        let g = e.backward();
-        (e.value().re, g.grad(&psi))
+        e.backward().grad_into(&psi, out);
+        e.value().re
     }
 
     /// `grad E = 2·dx·(ifft(K fft ψ) + Vψ + g|ψ|²ψ)`, with the crate's FFTs on constants.
@@ -462,7 +475,10 @@ fn bench_phase(c: &mut Criterion) {
         assert!((lv - lg).abs() <= 1e-12 * lv.abs());
         report(&format!("phase/{n}"), lv);
         group.bench_function(BenchmarkId::new("phase_value", n), |b| b.iter(|| p.value()));
-        group.bench_function(BenchmarkId::new("phase_grad", n), |b| b.iter(|| p.grad()));
+        let mut out = vec![C::default(); n * n];
+        group.bench_function(BenchmarkId::new("phase_grad", n), |b| {
+            b.iter(|| p.grad_into(&mut out))
+        });
     }
     group.finish();
 }
@@ -471,7 +487,10 @@ fn bench_gp(c: &mut Criterion) {
     let gp = Gp::new();
     check_gp(&gp);
     let mut group = c.benchmark_group("peers");
-    group.bench_function(BenchmarkId::new("gp_grad", GP_N), |b| b.iter(|| gp.grad()));
+    let mut out = vec![C::default(); GP_N];
+    group.bench_function(BenchmarkId::new("gp_grad", GP_N), |b| {
+        b.iter(|| gp.grad_into(&mut out))
+    });
     group.finish();
 }
 

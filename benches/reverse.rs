@@ -464,11 +464,17 @@ impl Phase {
         (loss, u)
     }
 
-    /// `L` and `grad L` through the tape.
-    fn tape_grad(&self, tape: &Tape, u: &Rc<Vec<C>>) -> (f64, Vec<C>) {
+    /// `L` through the tape, and `grad L` written into `out` (a buffer kept across calls, as the
+    /// hand-written adjoint keeps `work`).
+    fn tape_grad(&self, tape: &Tape, u: &Rc<Vec<C>>, out: &mut [C]) -> f64 {
         let (loss, u) = self.record(tape, u);
-        let g = loss.backward();
-        (loss.value().re, g.grad(&u))
+        loss.backward().grad_into(&u, out);
+        loss.value().re
+    }
+
+    /// A buffer for [`tape_grad`](Self::tape_grad)'s gradient.
+    fn grad_buffer(&self) -> Vec<C> {
+        vec![C::default(); self.n * self.n]
     }
 }
 
@@ -512,7 +518,8 @@ fn par_transpose(src: &[C], dst: &mut [C], n: usize) {
 fn check_phase() {
     let mut p = Phase::new(64);
     let tape: Tape = Tape::new();
-    let (lt, gt) = p.tape_grad(&tape, &p.shared_u());
+    let mut gt = p.grad_buffer();
+    let lt = p.tape_grad(&tape, &p.shared_u(), &mut gt);
     let lv = p.value_plain();
     let lh = p.hand_grad();
     let lh2 = {
@@ -604,9 +611,10 @@ fn bench_phase(c: &mut Criterion) {
                 pool.install(|| {
                     let mut tape: Tape = Tape::new();
                     let u = p.shared_u();
+                    let mut out = p.grad_buffer();
                     b.iter(|| {
                         tape.clear();
-                        p.tape_grad(&tape, &u)
+                        p.tape_grad(&tape, &u, &mut out)
                     })
                 })
             });
@@ -617,18 +625,20 @@ fn bench_phase(c: &mut Criterion) {
             one.install(|| {
                 let mut tape: Tape = Tape::new();
                 let u = p.shared_u();
+                let mut out = p.grad_buffer();
                 b.iter(|| {
                     tape.clear();
-                    p.tape_grad(&tape, &u)
+                    p.tape_grad(&tape, &u, &mut out)
                 })
             })
         });
         group.bench_function("tape_fresh", |b| {
             one.install(|| {
                 let u = p.shared_u();
+                let mut out = p.grad_buffer();
                 b.iter(|| {
                     let tape: Tape = Tape::new();
-                    p.tape_grad(&tape, &u)
+                    p.tape_grad(&tape, &u, &mut out)
                 })
             })
         });

@@ -1146,3 +1146,49 @@ fn real_arrays_stored_as_real_agree_with_complex_storage() {
         assert_eq!(real.4, tc, "n = {n}: value() of a real leaf");
     }
 }
+
+/// `grad_into`, `dz_into` and `dzbar_into` write what `grad`, `dz` and `dzbar` return, for real and
+/// complex outputs, complex and real leaves, small arrays and arrays past the parallel threshold,
+/// whatever the buffer held before.
+#[test]
+fn reading_into_a_buffer_agrees_with_reading_into_a_vec() {
+    for n in [5usize, (1 << 15) + 1] {
+        let u: Vec<Complex64> = (0..n)
+            .map(|k| c64((0.3 * k as f64).cos(), (0.7 * k as f64).sin()))
+            .collect();
+        let t: Vec<f64> = (0..n).map(|k| 1.0 + (0.01 * k as f64).sin()).collect();
+        let tape: Tape = Tape::new();
+        let a = tape.vector(&u);
+        let p = tape.real_array(&t, &[n]);
+        let real = ((&a * &p).norm_sqr() - &t[..]).powi(2).sum();
+        let complex = (&a * &a.conj().exp() * &p).sum() * c64(0.5, -2.0);
+        let mut out = vec![c64(f64::NAN, 1.0); n];
+        let g = real.backward();
+        for x in [&a, &p] {
+            g.grad_into(x, &mut out);
+            assert_eq!(out, g.grad(x));
+            g.dz_into(x, &mut out);
+            assert_eq!(out, g.dz(x));
+            g.dzbar_into(x, &mut out);
+            assert_eq!(out, g.dzbar(x));
+        }
+        let g = complex.backward();
+        for x in [&a, &p] {
+            g.dz_into(x, &mut out);
+            assert_eq!(out, g.dz(x));
+            g.dzbar_into(x, &mut out);
+            assert_eq!(out, g.dzbar(x));
+        }
+    }
+}
+
+#[test]
+#[should_panic(
+    expected = "Gradients::grad_into: the output has 3 elements, the array of shape [2, 2] has 4"
+)]
+fn reading_into_a_buffer_of_the_wrong_length_panics() {
+    let tape: Tape = Tape::new();
+    let a = tape.array(vec![c64(1.0, 0.0); 4], &[2, 2]);
+    let g = a.norm_sqr_sum().backward();
+    g.grad_into(&a, &mut [c64(0.0, 0.0); 3]);
+}

@@ -303,7 +303,7 @@ impl<'t, T: Real> Leaves<'t, T> {
             let out = &mut grad[b.offset..b.offset + b.len];
             match leaf {
                 Leaf::Scalar(v) => out[0] = g.grad(v),
-                Leaf::Array(a) => out.copy_from_slice(&g.grad(a)),
+                Leaf::Array(a) => g.grad_into(a, out),
             }
         }
     }

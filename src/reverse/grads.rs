@@ -108,6 +108,44 @@ impl<T: Real> Gradients<T> {
         x.read(self, Which::Grad)
     }
 
+    /// [`grad`](Self::grad) of an array leaf, written into `out` rather than a new `Vec`: a loop
+    /// that reads a gradient every iteration can keep one buffer (a fresh `Vec` of a large array
+    /// per call costs a page fault per 4 KiB once malloc maps it).
+    ///
+    /// ```
+    /// use wirtinger::prelude::*;
+    ///
+    /// let tape = Tape::new();
+    /// let u = tape.vector(vec![c64(1.0, 2.0), c64(0.5, 0.0)]);
+    /// let g = u.norm_sqr_sum().backward();
+    /// let mut grad = vec![c64(0.0, 0.0); 2];
+    /// g.grad_into(&u, &mut grad);
+    /// assert_eq!(grad, [c64(2.0, 4.0), c64(1.0, 0.0)]);
+    /// ```
+    ///
+    /// # Panics
+    /// As `grad`, and if `out` does not have as many elements as `x`.
+    pub fn grad_into(&self, x: &VarArray<'_, T>, out: &mut [Complex<T>]) {
+        x.read_into(self, Which::Grad, out)
+    }
+
+    /// [`dz`](Self::dz) of an array leaf, written into `out` (see [`grad_into`](Self::grad_into)).
+    ///
+    /// # Panics
+    /// As `dz`, and if `out` does not have as many elements as `x`.
+    pub fn dz_into(&self, x: &VarArray<'_, T>, out: &mut [Complex<T>]) {
+        x.read_into(self, Which::Dz, out)
+    }
+
+    /// [`dzbar`](Self::dzbar) of an array leaf, written into `out` (see
+    /// [`grad_into`](Self::grad_into)).
+    ///
+    /// # Panics
+    /// As `dzbar`, and if `out` does not have as many elements as `x`.
+    pub fn dzbar_into(&self, x: &VarArray<'_, T>, out: &mut [Complex<T>]) {
+        x.read_into(self, Which::Dzbar, out)
+    }
+
     /// The index of the output node.
     pub(crate) fn output(&self) -> u32 {
         self.output
@@ -233,6 +271,15 @@ impl<'t, T: Real> Leaf<T> for Var<'t, T> {
 impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
     type Value = Vec<Complex<T>>;
     fn read(&self, g: &Gradients<T>, which: Which) -> Vec<Complex<T>> {
+        let mut out = super::tape::take_buffer_len(self.len());
+        self.read_into(g, which, &mut out);
+        out
+    }
+}
+
+impl<'t, T: Real> VarArray<'t, T> {
+    /// One derivative with respect to this leaf, written into `out`.
+    fn read_into(&self, g: &Gradients<T>, which: Which, out: &mut [Complex<T>]) {
         let what = name(which);
         // An array with pending elementwise ops is not a leaf (and is not evaluated here).
         let Some(id) = self.recorded_id() else {
@@ -243,8 +290,15 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
             )
         };
         let real = g.check_leaf(self.tape, id, what);
+        assert!(
+            out.len() == self.len(),
+            "wirtinger: Gradients::{what}_into: the output has {} elements, the array of shape {:?} \
+             has {}",
+            out.len(),
+            self.shape(),
+            self.len()
+        );
         let e = self.tape.node(id).extra as usize;
-        let n = self.len();
         let zero = Complex::new(T::zero(), T::zero());
         let a1 = g.re.arrays.get(e).and_then(|a| a.as_ref());
         let a2 =
@@ -253,23 +307,20 @@ impl<'t, T: Real> Leaf<T> for VarArray<'t, T> {
         if let (Some(a1), None) = (a1, &g.im) {
             // A real output: one tight pass, no per-element dispatch.
             let two = T::one() + T::one();
-            let mut out = super::tape::take_buffer(a1.len());
             match which {
-                Which::Dzbar => par::map_into(&mut out, a1, |&c| c),
-                Which::Dz => par::map_into(&mut out, a1, |c| c.conj()),
+                Which::Dzbar => par::update(out, a1, |o, &c| *o = c),
+                Which::Dz => par::update(out, a1, |o, c| *o = c.conj()),
                 Which::Grad if real => {
-                    par::map_into(&mut out, a1, |c| Complex::new(c.re * two, T::zero()))
+                    par::update(out, a1, |o, c| *o = Complex::new(c.re * two, T::zero()))
                 }
-                Which::Grad => par::map_into(&mut out, a1, |c| c.scale(two)),
+                Which::Grad => par::update(out, a1, |o, c| *o = c.scale(two)),
             }
-            return out;
+            return;
         }
-        (0..n)
-            .map(|k| {
-                let c1 = a1.map_or(zero, |a| a[k]);
-                let c2 = a2.map(|a| a.map_or(zero, |a| a[k]));
-                g.combine(which, real, c1, c2, what)
-            })
-            .collect()
+        for (k, o) in out.iter_mut().enumerate() {
+            let c1 = a1.map_or(zero, |a| a[k]);
+            let c2 = a2.map(|a| a.map_or(zero, |a| a[k]));
+            *o = g.combine(which, real, c1, c2, what);
+        }
     }
 }
