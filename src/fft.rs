@@ -1,8 +1,9 @@
 //! FFT numerics: numpy-style normalisation, adjoints, a plan cache and `fftshift`.
 //!
 //! This module is pure numerics on `Complex<T>` slices; it knows nothing about the tape. The
-//! reverse-mode FFT operations call [`FftPlans::transform`] for both the forward pass and the
-//! reverse rule, using [`adjoint`] to pick the transform that applies `Aᴴ`.
+//! reverse-mode FFT operations call [`FftPlans::transform_outofplace`] for the forward pass (the
+//! input array stays as it is, and is not copied first) and [`FftPlans::transform`] in place for
+//! the reverse rule, using [`adjoint`] to pick the transform that applies `Aᴴ`.
 //!
 //! # Normalization
 //!

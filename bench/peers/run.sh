@@ -29,8 +29,9 @@
 # arena, whose 64 MiB heaps are unmapped when they empty whatever the trim threshold, and pay 10⁴
 # faults a call at 1024² (seen in one of two runs). Every library, ours included,
 # runs both ways and both figures are shown; the ratios are ours with the default malloc over the
-# better of the peer's two (conservative). Ours pays some too: the tape's array buffers come from a
-# per-thread pool, but the input copies and the gradient vectors read out are plain allocations.
+# better of the peer's two (conservative). Ours: the tape's array buffers come from a per-thread
+# pool, the field is an `Rc` the tape shares, and the gradient is read into a buffer kept across
+# calls (`grad_into`), so ours touches no fresh memory per call.
 #
 # Environment knobs:
 #   CRITERION_ARGS  arguments for criterion (default: --warm-up-time 1 --measurement-time 3)
