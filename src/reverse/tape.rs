@@ -420,36 +420,65 @@ impl<T: Real> Tape<T> {
         arrays.resize_with(extras.len(), || None);
         scalars[out as usize] = seed;
         let (mut live, mut peak) = (0usize, 0usize);
-        for i in (0..n).rev() {
+        let mut i = n;
+        while i > 0 {
+            i -= 1;
             let node = &nodes[i];
             if !node.grad {
                 continue;
             }
             match node.kind {
                 Kind::Op => {
-                    let c = scalars[i];
-                    if c == zero {
-                        continue;
-                    }
-                    // c_a += conj(g_a) c_b + g_ā conj(c_b), `conj(g_a)` as stored.
-                    let [a, b] = node.inputs;
-                    let at = node.at as usize;
-                    if a == NONE {
-                        continue;
-                    }
-                    scalars[a as usize] += partials[at] * c;
-                    let k = if b == NONE {
-                        1
-                    } else {
-                        scalars[b as usize] += partials[at + 1] * c;
-                        2
-                    };
-                    if node.conj {
-                        let cc = c.conj();
-                        scalars[a as usize] += partials[at + k] * cc;
-                        if b != NONE {
-                            scalars[b as usize] += partials[at + k + 1] * cc;
+                    // A run of ops, each handing the adjoint of node `i − 1` on in a register:
+                    // the chain of a long expression then does not wait for a store-to-load
+                    // round trip through `scalars` at every link.
+                    let mut c = scalars[i];
+                    loop {
+                        let node = &nodes[i];
+                        let [a, b] = node.inputs;
+                        if a == NONE {
+                            break;
                         }
+                        // Inputs are earlier nodes, so `i ≥ 1`. What goes to node `i − 1` is
+                        // summed in `next`, in the same order as through `scalars`.
+                        let prev = i - 1;
+                        let mut next = scalars[prev];
+                        if c != zero {
+                            // c_a += conj(g_a) c_b + g_ā conj(c_b), `conj(g_a)` as stored.
+                            // A macro, not a closure: `next` must stay in a register.
+                            macro_rules! add {
+                                ($a:expr, $t:expr) => {{
+                                    let t = $t;
+                                    let hit = $a as usize == prev;
+                                    next = if hit { next + t } else { next };
+                                    if !hit {
+                                        scalars[$a as usize] += t;
+                                    }
+                                }};
+                            }
+                            let at = node.at as usize;
+                            add!(a, partials[at] * c);
+                            let k = if b == NONE {
+                                1
+                            } else {
+                                add!(b, partials[at + 1] * c);
+                                2
+                            };
+                            if node.conj {
+                                let cc = c.conj();
+                                add!(a, partials[at + k] * cc);
+                                if b != NONE {
+                                    add!(b, partials[at + k + 1] * cc);
+                                }
+                            }
+                            scalars[prev] = next;
+                        }
+                        let p = &nodes[prev];
+                        if !(p.grad && p.kind == Kind::Op) {
+                            break;
+                        }
+                        i = prev;
+                        c = next;
                     }
                 }
                 Kind::Vjp => {
