@@ -33,7 +33,7 @@ pub(crate) const NONE: u32 = u32::MAX;
 /// One node of the tape as the backward walk reads it: 16 bytes, whatever the float type. The
 /// partials of a scalar op sit in `Graph::partials` (one complex number per input, two per input
 /// of a non-holomorphic op), its value and name, which the walk does not read, in `Graph::info`:
-/// a unary op costs the walk 32 bytes instead of the 64 of fixed two-input records. No allocation
+/// the walk reads 32 bytes for a unary holomorphic op, 48 for a binary one (`f64`). No allocation
 /// per scalar op. Array and closure nodes keep their payload in `Tape::extras`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node {
@@ -364,12 +364,10 @@ impl<T: Real> Tape<T> {
         );
         node.at = g.partials.len() as u32;
         // `conj(g_a)` of each input first, as the walk multiplies by it.
-        let mut k = 0;
-        for (id, da, dac) in parts.into_iter().flatten() {
+        for (k, (id, da, dac)) in parts.into_iter().flatten().enumerate() {
             node.inputs[k] = id;
             node.conj |= dac.is_some();
             g.partials.push(da.conj());
-            k += 1;
         }
         if node.conj {
             for (_, _, dac) in parts.into_iter().flatten() {
@@ -445,7 +443,9 @@ impl<T: Real> Tape<T> {
                         let mut next = scalars[prev];
                         if c != zero {
                             // c_a += conj(g_a) c_b + g_ā conj(c_b), `conj(g_a)` as stored.
-                            // A macro, not a closure: `next` must stay in a register.
+                            // A macro, not a closure, and a select of values rather than an
+                            // `if`/`else` of two adds: either of those leads the compiler to add
+                            // through a selected pointer, keeping `next` in memory.
                             macro_rules! add {
                                 ($a:expr, $t:expr) => {{
                                     let t = $t;
