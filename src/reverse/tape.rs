@@ -358,9 +358,10 @@ impl<T: Real> Tape<T> {
         let mut g = self.graph.borrow_mut();
         let g = &mut *g;
         let id = g.nodes.len();
+        // Node and partial indices are `u32`; an op adds at most four partials.
         assert!(
-            id < NONE as usize,
-            "wirtinger: tape is full (2³² − 1 nodes)"
+            id < NONE as usize && g.partials.len() <= (u32::MAX - 4) as usize,
+            "wirtinger: tape is full (2³² − 1 nodes or 2³² − 4 partials)"
         );
         node.at = g.partials.len() as u32;
         // `conj(g_a)` of each input first, as the walk multiplies by it.
