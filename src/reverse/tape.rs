@@ -358,11 +358,11 @@ impl<T: Real> Tape<T> {
         let mut g = self.graph.borrow_mut();
         let g = &mut *g;
         let id = g.nodes.len();
-        // Node and partial indices are `u32`; an op adds at most four partials.
-        assert!(
-            id < NONE as usize && g.partials.len() <= (u32::MAX - 4) as usize,
-            "wirtinger: tape is full (2³² − 1 nodes or 2³² − 4 partials)"
-        );
+        // Node and partial indices are `u32`; an op adds at most four partials. The panic is out
+        // of line: inlined, it made every recording call site slower.
+        if id >= NONE as usize || g.partials.len() > (u32::MAX - 4) as usize {
+            tape_full();
+        }
         node.at = g.partials.len() as u32;
         // `conj(g_a)` of each input first, as the walk multiplies by it.
         for (k, (id, da, dac)) in parts.into_iter().flatten().enumerate() {
@@ -565,6 +565,12 @@ impl<T: Real> Tape<T> {
         };
         Gradients::new(self, out, re, im)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn tape_full() -> ! {
+    panic!("wirtinger: tape is full (2³² − 1 nodes or 2³² − 4 partials)")
 }
 
 /// How many buffers, and how many bytes in all, a thread keeps for reuse.
