@@ -1,6 +1,6 @@
 //! The graph made visible: Graphviz DOT output of a tape.
 
-use super::tape::{Kind, Tape, NONE};
+use super::tape::{Kind, Tape};
 use super::Gradients;
 use crate::Real;
 use core::fmt::Write;
@@ -47,20 +47,19 @@ impl<T: Real> Tape<T> {
     /// assert!(dot.starts_with("digraph"));
     /// ```
     pub fn to_dot(&self, grads: Option<&Gradients<T>>) -> String {
-        let nodes = self.nodes.borrow();
+        let graph = self.graph.borrow();
+        let (nodes, infos) = (&graph.nodes, &graph.info);
         let extras = self.extras.borrow();
-        let conj = self.conj.borrow();
-        let infos = self.info.borrow();
         let mut s = String::from(
             "digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n  edge [fontname=\"monospace\", fontsize=10];\n",
         );
         for (i, n) in nodes.iter().enumerate() {
             let array = matches!(n.kind, Kind::ArrayLeaf | Kind::ArrayConstant)
-                || (n.kind == Kind::Vjp && extras[n.extra as usize].value.is_some());
+                || (n.kind == Kind::Vjp && extras[n.at as usize].value.is_some());
             let info = infos[i];
             let mut label = format!("#{i} {}", info.name);
             if array {
-                let _ = write!(label, "\\nshape {:?}", &*extras[n.extra as usize].shape);
+                let _ = write!(label, "\\nshape {:?}", &*extras[n.at as usize].shape);
             } else {
                 let _ = write!(label, "\\nvalue {}", fmt_c(info.value));
                 if let Some((dz, dzbar)) = grads.and_then(|g| g.scalar_pair(i as u32)) {
@@ -92,14 +91,9 @@ impl<T: Real> Tape<T> {
             let _ = writeln!(s, "  n{i} [label=\"{label}\"{style}];");
             match n.kind {
                 Kind::Op => {
-                    for k in 0..2 {
-                        let input = n.inputs[k];
-                        if input == NONE {
-                            break;
-                        }
-                        let mut el = format!("g_a {}", fmt_c(n.da[k]));
-                        if n.conj != NONE {
-                            let g = conj[n.conj as usize][k];
+                    for (input, da, dac) in graph.edges(i as u32) {
+                        let mut el = format!("g_a {}", fmt_c(da));
+                        if let Some(g) = dac {
                             if g != Complex::new(T::zero(), T::zero()) {
                                 let _ = write!(el, "\\ng_ā {}", fmt_c(g));
                             }
@@ -108,7 +102,7 @@ impl<T: Real> Tape<T> {
                     }
                 }
                 Kind::Vjp => {
-                    for inp in &extras[n.extra as usize].inputs {
+                    for inp in &extras[n.at as usize].inputs {
                         let _ = writeln!(s, "  n{inp} -> n{i} [label=\"vjp\"];");
                     }
                 }

@@ -31,25 +31,35 @@ pub(crate) type Part<T> = (u32, Complex<T>, Option<Complex<T>>);
 /// No input in this slot.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// One node of the tape as the backward walk reads it, 56 bytes for `f64`. A scalar op keeps its
-/// (at most two) inputs and their partials `g_a` inline; the rarer `g_ā` of non-holomorphic rules
-/// sit in `Tape::conj`, and the value and name, which the walk does not read, in `Tape::info`. No
-/// allocation per scalar op. Array and closure nodes keep their payload in `Tape::extras`.
+/// One node of the tape as the backward walk reads it: 16 bytes, whatever the float type. The
+/// partials of a scalar op sit in `Graph::partials` (one complex number per input, two per input
+/// of a non-holomorphic op), its value and name, which the walk does not read, in `Graph::info`:
+/// the walk reads 32 bytes for a unary holomorphic op, 48 for a binary one (`f64`). No allocation
+/// per scalar op. Array and closure nodes keep their payload in `Tape::extras`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Node<T> {
-    /// `g_a` of each input.
-    pub da: [Complex<T>; 2],
-    /// Indices of the inputs, `NONE` where there are fewer than two (or none needs an adjoint).
+pub(crate) struct Node {
+    /// Indices of a scalar op's inputs, `NONE` where there are fewer than two.
     pub inputs: [u32; 2],
-    /// Index into `Tape::conj` of the `g_ā` pair, `NONE` for a holomorphic op.
-    pub conj: u32,
-    /// Index into `Tape::extras` for array-valued and closure nodes.
-    pub extra: u32,
+    /// A scalar op: the index in `Graph::partials` of its first partial. An array or closure
+    /// node: its index in `Tape::extras`.
+    pub at: u32,
     pub kind: Kind,
     /// Whether the value is real for every input (tracked from the rules' `Realness`).
     pub real: bool,
     /// Whether the node depends on a leaf; the backward walk skips those that do not.
     pub grad: bool,
+    /// Whether a scalar op has `g_ā` partials (it is not holomorphic).
+    pub conj: bool,
+}
+
+/// What the rest of the crate reads of a node (`Tape::node`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NodeInfo {
+    pub kind: Kind,
+    pub real: bool,
+    pub grad: bool,
+    /// Index into `Tape::extras` for array-valued and closure nodes, `NONE` for others.
+    pub extra: u32,
 }
 
 /// What the backward walk does not need of a node: its scalar value (0 for arrays) and op name.
@@ -59,19 +69,62 @@ pub(crate) struct Info<T> {
     pub name: &'static str,
 }
 
-impl<T: Real> Node<T> {
+impl Node {
     /// A node with no inputs.
     pub(crate) fn plain(kind: Kind, real: bool, grad: bool) -> Self {
-        let zero = Complex::new(T::zero(), T::zero());
         Node {
-            da: [zero; 2],
             inputs: [NONE; 2],
-            conj: NONE,
-            extra: NONE,
+            at: NONE,
             kind,
             real,
             grad,
+            conj: false,
         }
+    }
+
+    /// The number of inputs of a scalar op.
+    #[inline(always)]
+    fn arity(&self) -> usize {
+        (self.inputs[0] != NONE) as usize + (self.inputs[1] != NONE) as usize
+    }
+}
+
+/// The scalar records of a tape, in one `RefCell` so that recording an op borrows once.
+pub(crate) struct Graph<T> {
+    pub nodes: Vec<Node>,
+    /// The partials of scalar ops, stored for the walk: `conj(g_a)` of each input, then, for a
+    /// non-holomorphic op, `g_ā` of each input.
+    pub partials: Vec<Complex<T>>,
+    pub info: Vec<Info<T>>,
+}
+
+impl<T> Default for Graph<T> {
+    fn default() -> Self {
+        Graph {
+            nodes: Vec::new(),
+            partials: Vec::new(),
+            info: Vec::new(),
+        }
+    }
+}
+
+impl<T: Real> Graph<T> {
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.partials.clear();
+        self.info.clear();
+    }
+
+    /// The inputs of node `id` with their `(g_a, g_ā)` (`g_ā` `None` for a holomorphic op).
+    pub(crate) fn edges(&self, id: u32) -> impl Iterator<Item = Part<T>> + '_ {
+        let n = self.nodes[id as usize];
+        let k = if n.kind == Kind::Op { n.arity() } else { 0 };
+        let at = n.at as usize;
+        (0..k).map(move |j| {
+            let da = self.partials[at + j].conj();
+            let dac = n.conj.then(|| self.partials[at + k + j]);
+            (n.inputs[j], da, dac)
+        })
     }
 }
 
@@ -92,7 +145,7 @@ pub(crate) struct Extra<T: Real> {
 /// Where a closure node's VJP adds the conjugate cotangents of its inputs.
 pub struct Accum<'a, T: Real> {
     inputs: &'a [u32],
-    nodes: &'a [Node<T>],
+    nodes: &'a [Node],
     extras: &'a [Extra<T>],
     scalars: &'a mut [Complex<T>],
     arrays: &'a mut [Option<Vec<Complex<T>>>],
@@ -109,7 +162,7 @@ impl<'a, T: Real> Accum<'a, T> {
         if !node.grad {
             return None;
         }
-        let e = node.extra as usize;
+        let e = node.at as usize;
         let len = match &self.extras[e].value {
             Some(v) if matches!(node.kind, Kind::ArrayLeaf | Kind::Vjp) => v.len(),
             _ => panic!("wirtinger: internal error: input {k} of a VJP is not an array"),
@@ -140,7 +193,7 @@ impl<'a, T: Real> Accum<'a, T> {
         if !self.nodes[id].grad {
             return;
         }
-        let e = self.nodes[id].extra as usize;
+        let e = self.nodes[id].at as usize;
         match &mut self.arrays[e] {
             Some(g) => {
                 crate::parallel::update(g, &buf, |g, b| *g += b);
@@ -175,7 +228,8 @@ impl<'a, T: Real> Accum<'a, T> {
 /// reverse, each edge adding its share into the adjoint of its input. Every method takes `&self`:
 /// values borrow the tape, and leaves and ops may be added after a backward pass.
 ///
-/// Memory: a scalar op is one 56-byte record (plus 32 bytes of value and name); an array op holds
+/// Memory: a scalar op is one 16-byte record, 16 bytes per input for its partials (32 for a
+/// non-holomorphic op) and 32 bytes of value and name; an array op holds
 /// its output array (its reverse rule re-evaluates the rules table at the input values rather
 /// than storing partials); real array leaves and constants are stored as real numbers. When a tape is dropped or [`clear`](Self::clear)ed, and when a
 /// [`Gradients`] is dropped, their buffers are kept for the next tape on the same thread (at
@@ -195,13 +249,10 @@ impl<'a, T: Real> Accum<'a, T> {
 /// assert_eq!(g.grad(&z), c64(6.0, 8.0));
 /// ```
 pub struct Tape<T: Real = f64> {
-    /// `g_ā` of the inputs of non-holomorphic scalar ops (see `Node::conj`).
-    pub(crate) conj: RefCell<Vec<[Complex<T>; 2]>>,
     /// A number no other tape (and no earlier state of this one, before a `clear`) has had, so
     /// that `Gradients` can tell its own tape from any other.
     pub(crate) id: u64,
-    pub(crate) nodes: RefCell<Vec<Node<T>>>,
-    pub(crate) info: RefCell<Vec<Info<T>>>,
+    pub(crate) graph: RefCell<Graph<T>>,
     pub(crate) extras: RefCell<Vec<Extra<T>>>,
 }
 
@@ -229,17 +280,15 @@ impl<T: Real> Tape<T> {
             .and_then(|b| b.downcast::<Storage<T>>().ok());
         let st = spare.map_or_else(Storage::default, |b| *b);
         Tape {
-            conj: RefCell::new(st.conj),
             id: next_tape_id(),
-            nodes: RefCell::new(st.nodes),
-            info: RefCell::new(st.info),
+            graph: RefCell::new(st.graph),
             extras: RefCell::new(st.extras),
         }
     }
 
     /// The number of nodes recorded (an array op is one node).
     pub fn len(&self) -> usize {
-        self.nodes.borrow().len()
+        self.graph.borrow().nodes.len()
     }
 
     /// Whether nothing has been recorded.
@@ -251,22 +300,20 @@ impl<T: Real> Tape<T> {
     /// once per optimizer iteration). Needs `&mut self`, so no value of the old graph survives it.
     pub fn clear(&mut self) {
         self.id = next_tape_id();
-        self.nodes.get_mut().clear();
-        self.info.get_mut().clear();
-        self.conj.get_mut().clear();
+        self.graph.get_mut().clear();
         recycle_extras(self.extras.get_mut());
     }
 
     #[inline(always)]
-    pub(crate) fn push(&self, node: Node<T>, value: Complex<T>, name: &'static str) -> u32 {
-        let mut nodes = self.nodes.borrow_mut();
-        let id = nodes.len();
+    pub(crate) fn push(&self, node: Node, value: Complex<T>, name: &'static str) -> u32 {
+        let mut g = self.graph.borrow_mut();
+        let id = g.nodes.len();
         assert!(
             id < NONE as usize,
             "wirtinger: tape is full (2³² − 1 nodes)"
         );
-        nodes.push(node);
-        self.info.borrow_mut().push(Info { value, name });
+        g.nodes.push(node);
+        g.info.push(Info { value, name });
         id as u32
     }
 
@@ -283,8 +330,8 @@ impl<T: Real> Tape<T> {
             Kind::Leaf | Kind::ArrayLeaf => true,
             Kind::Constant | Kind::ArrayConstant => false,
             _ => {
-                let nodes = self.nodes.borrow();
-                extra.inputs.iter().any(|&i| nodes[i as usize].grad)
+                let g = self.graph.borrow();
+                extra.inputs.iter().any(|&i| g.nodes[i as usize].grad)
             }
         };
         let e = {
@@ -293,7 +340,7 @@ impl<T: Real> Tape<T> {
             (extras.len() - 1) as u32
         };
         let mut node = Node::plain(kind, real, grad);
-        node.extra = e;
+        node.at = e;
         self.push(node, value, name)
     }
 
@@ -308,24 +355,31 @@ impl<T: Real> Tape<T> {
         grad: bool,
         parts: [Option<Part<T>>; 2],
     ) -> u32 {
-        let zero = Complex::new(T::zero(), T::zero());
         let mut node = Node::plain(Kind::Op, real, grad);
-        let mut conj = [zero; 2];
-        let mut any_conj = false;
+        let mut g = self.graph.borrow_mut();
+        let g = &mut *g;
+        let id = g.nodes.len();
+        // Node and partial indices are `u32`; an op adds at most four partials. The panic is out
+        // of line: inlined, it made every recording call site slower.
+        if id >= NONE as usize || g.partials.len() > (u32::MAX - 4) as usize {
+            tape_full();
+        }
+        node.at = g.partials.len() as u32;
+        // `conj(g_a)` of each input first, as the walk multiplies by it.
         for (k, (id, da, dac)) in parts.into_iter().flatten().enumerate() {
             node.inputs[k] = id;
-            node.da[k] = da;
-            if let Some(g) = dac {
-                conj[k] = g;
-                any_conj = true;
+            node.conj |= dac.is_some();
+            g.partials.push(da.conj());
+        }
+        if node.conj {
+            for (_, _, dac) in parts.into_iter().flatten() {
+                g.partials
+                    .push(dac.unwrap_or(Complex::new(T::zero(), T::zero())));
             }
         }
-        if any_conj {
-            let mut c = self.conj.borrow_mut();
-            node.conj = c.len() as u32;
-            c.push(conj);
-        }
-        self.push(node, value, name)
+        g.nodes.push(node);
+        g.info.push(Info { value, name });
+        id as u32
     }
 
     /// An empty buffer with room for `n` elements, from this thread's pool when one fits.
@@ -334,11 +388,17 @@ impl<T: Real> Tape<T> {
     }
 
     pub(crate) fn info(&self, id: u32) -> Info<T> {
-        self.info.borrow()[id as usize]
+        self.graph.borrow().info[id as usize]
     }
 
-    pub(crate) fn node(&self, id: u32) -> Node<T> {
-        self.nodes.borrow()[id as usize]
+    pub(crate) fn node(&self, id: u32) -> NodeInfo {
+        let n = self.graph.borrow().nodes[id as usize];
+        NodeInfo {
+            kind: n.kind,
+            real: n.real,
+            grad: n.grad,
+            extra: if n.kind == Kind::Op { NONE } else { n.at },
+        }
     }
 
     pub(crate) fn extras(&self) -> Ref<'_, Vec<Extra<T>>> {
@@ -349,9 +409,9 @@ impl<T: Real> Tape<T> {
     /// real output, `i/2` for the imaginary part of a complex one). Returns the adjoints
     /// `∂L/∂b̄` of every scalar node and of every array leaf.
     pub(crate) fn walk(&self, out: u32, seed: Complex<T>) -> Adjoints<T> {
-        let nodes = self.nodes.borrow();
+        let g = self.graph.borrow();
+        let (nodes, partials) = (&g.nodes[..], &g.partials[..]);
         let extras = self.extras.borrow();
-        let conj = self.conj.borrow();
         let zero = Complex::new(T::zero(), T::zero());
         let n = out as usize + 1;
         let mut scalars = take_buffer(n);
@@ -360,44 +420,77 @@ impl<T: Real> Tape<T> {
         arrays.resize_with(extras.len(), || None);
         scalars[out as usize] = seed;
         let (mut live, mut peak) = (0usize, 0usize);
-        for i in (0..n).rev() {
+        let mut i = n;
+        while i > 0 {
+            i -= 1;
             let node = &nodes[i];
             if !node.grad {
                 continue;
             }
             match node.kind {
                 Kind::Op => {
-                    let c = scalars[i];
-                    if c == zero {
-                        continue;
-                    }
-                    // c_a += conj(g_a) c_b + g_ā conj(c_b)
-                    for k in 0..2 {
-                        let a = node.inputs[k];
+                    // A run of ops, each handing the adjoint of node `i − 1` on in a register:
+                    // the chain of a long expression then does not wait for a store-to-load
+                    // round trip through `scalars` at every link.
+                    let mut c = scalars[i];
+                    loop {
+                        let node = &nodes[i];
+                        let [a, b] = node.inputs;
                         if a == NONE {
                             break;
                         }
-                        scalars[a as usize] += node.da[k].conj() * c;
-                    }
-                    if node.conj != NONE {
-                        let g = conj[node.conj as usize];
-                        let cc = c.conj();
-                        for (&a, g) in node.inputs.iter().zip(g) {
-                            if a == NONE {
-                                break;
+                        // Inputs are earlier nodes, so `i ≥ 1`. What goes to node `i − 1` is
+                        // summed in `next`, in the same order as through `scalars`.
+                        let prev = i - 1;
+                        let mut next = scalars[prev];
+                        if c != zero {
+                            // c_a += conj(g_a) c_b + g_ā conj(c_b), `conj(g_a)` as stored.
+                            // A macro, not a closure, and a select of values rather than an
+                            // `if`/`else` of two adds: either of those leads the compiler to add
+                            // through a selected pointer, keeping `next` in memory.
+                            macro_rules! add {
+                                ($a:expr, $t:expr) => {{
+                                    let t = $t;
+                                    let hit = $a as usize == prev;
+                                    next = if hit { next + t } else { next };
+                                    if !hit {
+                                        scalars[$a as usize] += t;
+                                    }
+                                }};
                             }
-                            scalars[a as usize] += g * cc;
+                            let at = node.at as usize;
+                            add!(a, partials[at] * c);
+                            let k = if b == NONE {
+                                1
+                            } else {
+                                add!(b, partials[at + 1] * c);
+                                2
+                            };
+                            if node.conj {
+                                let cc = c.conj();
+                                add!(a, partials[at + k] * cc);
+                                if b != NONE {
+                                    add!(b, partials[at + k + 1] * cc);
+                                }
+                            }
+                            scalars[prev] = next;
                         }
+                        let p = &nodes[prev];
+                        if !(p.grad && p.kind == Kind::Op) {
+                            break;
+                        }
+                        i = prev;
+                        c = next;
                     }
                 }
                 Kind::Vjp => {
-                    let x = &extras[node.extra as usize];
+                    let x = &extras[node.at as usize];
                     let Some(vjp) = &x.vjp else { continue };
                     // Scalar outputs keep their adjoint in `scalars`, arrays in `arrays`; an
                     // intermediate array's adjoint is moved out (and so freed or reused) here.
                     let mut taken = 0;
                     let c_out = if x.value.is_some() {
-                        match arrays[node.extra as usize].take() {
+                        match arrays[node.at as usize].take() {
                             Some(v) => {
                                 taken = v.len();
                                 v
@@ -412,7 +505,7 @@ impl<T: Real> Tape<T> {
                     };
                     let mut acc = Accum {
                         inputs: &x.inputs,
-                        nodes: &nodes,
+                        nodes,
                         extras: &extras,
                         scalars: &mut scalars,
                         arrays: &mut arrays,
@@ -439,9 +532,10 @@ impl<T: Real> Tape<T> {
     /// array counted once). See [`MemoryUsage`].
     pub fn memory(&self) -> MemoryUsage {
         let elem = core::mem::size_of::<Complex<T>>();
-        let graph = self.nodes.borrow().len() * core::mem::size_of::<Node<T>>()
-            + self.info.borrow().len() * core::mem::size_of::<Info<T>>()
-            + self.conj.borrow().len() * 2 * elem
+        let g = self.graph.borrow();
+        let graph = g.nodes.len() * core::mem::size_of::<Node>()
+            + g.info.len() * core::mem::size_of::<Info<T>>()
+            + g.partials.len() * elem
             + self.extras.borrow().len() * core::mem::size_of::<Extra<T>>();
         let mut seen = std::collections::HashSet::new();
         let values = self
@@ -472,6 +566,12 @@ impl<T: Real> Tape<T> {
         };
         Gradients::new(self, out, re, im)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn tape_full() -> ! {
+    panic!("wirtinger: tape is full (2³² − 1 nodes or 2³² − 4 partials)")
 }
 
 /// How many buffers, and how many bytes in all, a thread keeps for reuse.
@@ -562,18 +662,14 @@ pub fn release_buffers() {
 
 /// The (emptied) node vectors of a tape, kept for the next tape of this thread.
 struct Storage<T: Real> {
-    nodes: Vec<Node<T>>,
-    info: Vec<Info<T>>,
-    conj: Vec<[Complex<T>; 2]>,
+    graph: Graph<T>,
     extras: Vec<Extra<T>>,
 }
 
 impl<T: Real> Default for Storage<T> {
     fn default() -> Self {
         Storage {
-            nodes: Vec::new(),
-            info: Vec::new(),
-            conj: Vec::new(),
+            graph: Graph::default(),
             extras: Vec::new(),
         }
     }
@@ -588,14 +684,10 @@ impl<T: Real> Drop for Tape<T> {
     fn drop(&mut self) {
         recycle_extras(self.extras.get_mut());
         let mut st = Storage {
-            nodes: core::mem::take(self.nodes.get_mut()),
-            info: core::mem::take(self.info.get_mut()),
-            conj: core::mem::take(self.conj.get_mut()),
+            graph: core::mem::take(self.graph.get_mut()),
             extras: core::mem::take(self.extras.get_mut()),
         };
-        st.nodes.clear();
-        st.info.clear();
-        st.conj.clear();
+        st.graph.clear();
         let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(Box::new(st)));
     }
 }
