@@ -463,13 +463,15 @@ impl<T: Real> FftPlans<T> {
         let n = fft.len();
         let need = fft.get_inplace_scratch_len();
         let lines = data.len() / n;
-        let mut per_task = (BATCH_ELEMS / n).max(1);
+        let per_task = (BATCH_ELEMS / n).max(1);
         let parallel = par::parallel(data.len()) && lines > 1;
         #[cfg(feature = "parallel")]
-        if parallel {
+        let per_task = if parallel {
             let tasks = TASKS_PER_THREAD * rayon::current_num_threads();
-            per_task = per_task.min(lines.div_ceil(tasks));
-        }
+            per_task.min(lines.div_ceil(tasks))
+        } else {
+            per_task
+        };
         let run = |lease: &mut Lease<'_, T>, (k, run): (usize, &mut [Complex<T>])| {
             if let Some(src) = src {
                 let off = k * per_task * n;
