@@ -478,6 +478,20 @@ impl Phase {
     }
 }
 
+/// Value and gradient through one tape, cleared and refilled per call, on `pool`. The tape (not
+/// `Send`) is made on the pool's thread; so are its buffers.
+fn tape_reused(b: &mut criterion::Bencher<'_>, p: &Phase, pool: &rayon::ThreadPool) {
+    pool.install(|| {
+        let mut tape: Tape = Tape::new();
+        let u = p.shared_u();
+        let mut out = p.grad_buffer();
+        b.iter(|| {
+            tape.clear();
+            p.tape_grad(&tape, &u, &mut out)
+        })
+    })
+}
+
 /// Elements per task of the hand-parallelised loops.
 const PAR_CHUNK: usize = 1 << 14;
 
@@ -606,32 +620,11 @@ fn bench_phase(c: &mut Criterion) {
                     })
                 })
             });
-            // The tape (not `Send`) is made on the pool's thread; so are its buffers.
-            group.bench_function(format!("tape_{threads}thr"), |b| {
-                pool.install(|| {
-                    let mut tape: Tape = Tape::new();
-                    let u = p.shared_u();
-                    let mut out = p.grad_buffer();
-                    b.iter(|| {
-                        tape.clear();
-                        p.tape_grad(&tape, &u, &mut out)
-                    })
-                })
-            });
+            group.bench_function(format!("tape_{threads}thr"), |b| tape_reused(b, &p, pool));
         }
         // The rest on one thread, like `hand_grad` (rayon's global pool has one per core).
         let one = &pools[0].1;
-        group.bench_function("tape_reused", |b| {
-            one.install(|| {
-                let mut tape: Tape = Tape::new();
-                let u = p.shared_u();
-                let mut out = p.grad_buffer();
-                b.iter(|| {
-                    tape.clear();
-                    p.tape_grad(&tape, &u, &mut out)
-                })
-            })
-        });
+        group.bench_function("tape_reused", |b| tape_reused(b, &p, one));
         group.bench_function("tape_fresh", |b| {
             one.install(|| {
                 let u = p.shared_u();

@@ -719,7 +719,8 @@ impl<T: Real> Backward<'_, T> {
         let last = nops - 1;
         let mut scalar_adj = vec![zero(); v.scalars.len()];
         let mut vals = v.scratch();
-        let mut adj = v.scratch();
+        // Adjoints of the ops only (no slots for real inputs, which `vals` has).
+        let mut adj = vec![zero(); nops * CHUNK];
         let mut mine = [zero(); CHUNK];
         for lo in r.clone().step_by(CHUNK) {
             let n = CHUNK.min(r.end - lo);
