@@ -127,7 +127,8 @@ struct Phase {
     n: usize,
     /// Shared with the tape (`tape.array(&self.u, …)` takes an `Rc` without copying it).
     u: std::rc::Rc<Vec<C>>,
-    t: Vec<f64>,
+    /// Shared likewise.
+    t: std::rc::Rc<Vec<f64>>,
 }
 
 impl Phase {
@@ -138,7 +139,7 @@ impl Phase {
         Phase {
             n,
             u: std::rc::Rc::new(field(1, n * n)),
-            t,
+            t: std::rc::Rc::new(t),
         }
     }
 

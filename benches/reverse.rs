@@ -341,6 +341,12 @@ impl Fft2 {
 }
 
 /// The field, the target and the work buffers of one problem size.
+/// `u` and `T` of a [`Phase`], shared with the tapes that record it.
+struct Shared {
+    u: Rc<Vec<C>>,
+    t: Rc<Vec<f64>>,
+}
+
 struct Phase {
     n: usize,
     u: Vec<C>,
@@ -448,26 +454,29 @@ impl Phase {
         loss
     }
 
-    /// `u` as the tape takes it without a copy. An `Rc` is not `Send`, so each thread pool's
-    /// bench makes its own, on the pool's thread, before it starts timing.
-    fn shared_u(&self) -> Rc<Vec<C>> {
-        Rc::new(self.u.clone())
+    /// `u` and `T` as the tape takes them without a copy. An `Rc` is not `Send`, so each
+    /// thread pool's bench makes its own, on the pool's thread, before it starts timing.
+    fn shared(&self) -> Shared {
+        Shared {
+            u: Rc::new(self.u.clone()),
+            t: Rc::new(self.t.clone()),
+        }
     }
 
-    /// Records `L` on `tape` (`u`: from [`shared_u`](Self::shared_u)); returns the loss and
+    /// Records `L` on `tape` (`s`: from [`shared`](Self::shared)); returns the loss and
     /// the leaf.
-    fn record<'t>(&self, tape: &'t Tape, u: &Rc<Vec<C>>) -> (Var<'t>, VarArray<'t>) {
+    fn record<'t>(&self, tape: &'t Tape, s: &Shared) -> (Var<'t>, VarArray<'t>) {
         let n = self.n;
-        let u = tape.array(u, &[n, n]);
-        let t = tape.real_constant_array(&self.t, &[n, n]);
+        let u = tape.array(&s.u, &[n, n]);
+        let t = tape.real_constant_array(&s.t, &[n, n]);
         let loss = (u.fft2().norm_sqr() - &t).powi(2).sum();
         (loss, u)
     }
 
     /// `L` through the tape, and `grad L` written into `out` (a buffer kept across calls, as the
     /// hand-written adjoint keeps `work`).
-    fn tape_grad(&self, tape: &Tape, u: &Rc<Vec<C>>, out: &mut [C]) -> f64 {
-        let (loss, u) = self.record(tape, u);
+    fn tape_grad(&self, tape: &Tape, s: &Shared, out: &mut [C]) -> f64 {
+        let (loss, u) = self.record(tape, s);
         loss.backward().grad_into(&u, out);
         loss.value().re
     }
@@ -483,11 +492,11 @@ impl Phase {
 fn tape_reused(b: &mut criterion::Bencher<'_>, p: &Phase, pool: &rayon::ThreadPool) {
     pool.install(|| {
         let mut tape: Tape = Tape::new();
-        let u = p.shared_u();
+        let s = p.shared();
         let mut out = p.grad_buffer();
         b.iter(|| {
             tape.clear();
-            p.tape_grad(&tape, &u, &mut out)
+            p.tape_grad(&tape, &s, &mut out)
         })
     })
 }
@@ -533,7 +542,7 @@ fn check_phase() {
     let mut p = Phase::new(64);
     let tape: Tape = Tape::new();
     let mut gt = p.grad_buffer();
-    let lt = p.tape_grad(&tape, &p.shared_u(), &mut gt);
+    let lt = p.tape_grad(&tape, &p.shared(), &mut gt);
     let lv = p.value_plain();
     let lh = p.hand_grad();
     let lh2 = {
@@ -627,21 +636,21 @@ fn bench_phase(c: &mut Criterion) {
         group.bench_function("tape_reused", |b| tape_reused(b, &p, one));
         group.bench_function("tape_fresh", |b| {
             one.install(|| {
-                let u = p.shared_u();
+                let s = p.shared();
                 let mut out = p.grad_buffer();
                 b.iter(|| {
                     let tape: Tape = Tape::new();
-                    p.tape_grad(&tape, &u, &mut out)
+                    p.tape_grad(&tape, &s, &mut out)
                 })
             })
         });
         group.bench_function("tape_record_only", |b| {
             one.install(|| {
                 let mut tape: Tape = Tape::new();
-                let u = p.shared_u();
+                let s = p.shared();
                 b.iter(|| {
                     tape.clear();
-                    let (loss, _) = p.record(&tape, &u);
+                    let (loss, _) = p.record(&tape, &s);
                     loss.value()
                 })
             })

@@ -1054,6 +1054,7 @@ fn borrowed_and_owned_data_agree() {
         .collect();
     let t: Vec<f64> = (0..6).map(|k| 0.5 + k as f64).collect();
     let shared = std::rc::Rc::new(u.clone());
+    let shared_t = std::rc::Rc::new(t.clone());
     let run = |how: u8| {
         let tape: Tape = Tape::new();
         let (a, b, c, d) = match how {
@@ -1069,11 +1070,17 @@ fn borrowed_and_owned_data_agree() {
                 tape.constant_array(u.clone(), &[2, 3]),
                 tape.real_array(t.clone(), &[2, 3]),
             ),
-            _ => (
+            2 => (
                 tape.array(&shared, &[2, 3]),
                 tape.real_constant_array(&t, &[2, 3]),
                 tape.constant_array(shared.clone(), &[2, 3]),
                 tape.real_array(&t[..], &[2, 3]),
+            ),
+            _ => (
+                tape.array(shared.clone(), &[2, 3]),
+                tape.real_constant_array(&shared_t, &[2, 3]),
+                tape.constant_array(&shared, &[2, 3]),
+                tape.real_array(shared_t.clone(), &[2, 3]),
             ),
         };
         let loss = ((&a * &c).norm_sqr() - &b + &d * &a.conj()).norm_sqr_sum();
@@ -1082,6 +1089,19 @@ fn borrowed_and_owned_data_agree() {
     };
     assert_eq!(run(0), run(1));
     assert_eq!(run(0), run(2));
+    assert_eq!(run(0), run(3));
+    assert_eq!(std::rc::Rc::strong_count(&shared_t), 1);
+    // Real data in an `Rc` is shared too, and counted once however many nodes hold it.
+    {
+        let tape: Tape = Tape::new();
+        let p = tape.real_array(&shared_t, &[2, 3]);
+        let k = tape.real_constant_array(shared_t.clone(), &[6]);
+        assert_eq!(std::rc::Rc::strong_count(&shared_t), 3);
+        assert_eq!(tape.memory().values, 6 * 8);
+        assert_eq!(p.value().iter().map(|z| z.re).collect::<Vec<_>>(), t);
+        assert_eq!(k.value().iter().map(|z| z.im).sum::<f64>(), 0.0);
+    }
+    assert_eq!(std::rc::Rc::strong_count(&shared_t), 1);
     // The tape shared the `Rc` (no copy) and let it go with the tape.
     {
         let tape: Tape = Tape::new();

@@ -7,7 +7,7 @@ use super::var::{same_tape, Var};
 use crate::parallel as par;
 use crate::rules::{self, Binary, Unary};
 use crate::Real;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 use num_complex::Complex;
 use std::rc::Rc;
 
@@ -196,6 +196,111 @@ impl<T: Real, const N: usize> ArrayData<T> for &[Complex<T>; N] {
     }
 }
 
+/// Real array data as [`Tape::real_array`] and [`Tape::real_constant_array`] take it: a `Vec<T>`
+/// (moved in, not copied), an `Rc<Vec<T>>` (shared, not copied; as for [`ArrayData`], once the
+/// tape is cleared or dropped the caller may update it in place), or a borrowed slice, array or
+/// `Vec` (copied into a buffer the tape reuses).
+///
+/// ```
+/// use std::rc::Rc;
+/// use wirtinger::prelude::*;
+///
+/// let target = Rc::new(vec![1.0, 4.0]);
+/// let tape = Tape::new();
+/// let u = tape.vector(vec![c64(1.0, 1.0), c64(2.0, 0.0)]);
+/// // The target is shared with the tape, not copied.
+/// let t = tape.real_constant_array(&target, &[2]);
+/// let loss = (u.norm_sqr() - &t).powi(2).sum();
+/// // (2 − 1)² + (4 − 4)².
+/// assert_eq!(loss.value().re, 1.0);
+/// ```
+pub trait RealData<T: Real> {
+    /// The values as the tape takes them.
+    fn into_source<'a>(self) -> RealSource<'a, T>
+    where
+        Self: 'a;
+}
+
+/// What a [`RealData`] gives the tape: values to keep as they are, or to copy.
+pub enum RealSource<'a, T> {
+    /// A vector the tape keeps (shares) without copying.
+    Keep(Rc<Vec<T>>),
+    /// Values the tape copies.
+    Copy(&'a [T]),
+}
+
+impl<T: Real> RealData<T> for Vec<T> {
+    fn into_source<'a>(self) -> RealSource<'a, T>
+    where
+        Self: 'a,
+    {
+        RealSource::Keep(Rc::new(self))
+    }
+}
+
+impl<T: Real> RealData<T> for Rc<Vec<T>> {
+    fn into_source<'a>(self) -> RealSource<'a, T>
+    where
+        Self: 'a,
+    {
+        RealSource::Keep(self)
+    }
+}
+
+impl<T: Real> RealData<T> for &Rc<Vec<T>> {
+    fn into_source<'a>(self) -> RealSource<'a, T>
+    where
+        Self: 'a,
+    {
+        RealSource::Keep(Rc::clone(self))
+    }
+}
+
+impl<T: Real> RealData<T> for &[T] {
+    fn into_source<'a>(self) -> RealSource<'a, T>
+    where
+        Self: 'a,
+    {
+        RealSource::Copy(self)
+    }
+}
+
+impl<T: Real> RealData<T> for &Vec<T> {
+    fn into_source<'a>(self) -> RealSource<'a, T>
+    where
+        Self: 'a,
+    {
+        RealSource::Copy(self)
+    }
+}
+
+impl<T: Real, const N: usize> RealData<T> for &[T; N] {
+    fn into_source<'a>(self) -> RealSource<'a, T>
+    where
+        Self: 'a,
+    {
+        RealSource::Copy(self)
+    }
+}
+
+impl<T: Real, const N: usize> RealData<T> for [T; N] {
+    fn into_source<'a>(self) -> RealSource<'a, T>
+    where
+        Self: 'a,
+    {
+        RealSource::Keep(Rc::new(self.to_vec()))
+    }
+}
+
+impl<T: Real> RealSource<'_, T> {
+    fn into_values(self) -> Values<T> {
+        match self {
+            RealSource::Keep(v) => Values::real_shared(v),
+            RealSource::Copy(v) => Values::real(v),
+        }
+    }
+}
+
 impl<T: Real> Tape<T> {
     fn array_node(
         &self,
@@ -212,6 +317,7 @@ impl<T: Real> Tape<T> {
             shape: shape.clone(),
             inputs: Vec::new(),
             vjp: None,
+            early: RefCell::new(None),
         };
         let id = self.push_extra(name, kind, zero(), real, extra);
         VarArray {
@@ -245,11 +351,12 @@ impl<T: Real> Tape<T> {
     }
 
     /// A real array leaf: every element is a real parameter, and [`Gradients::grad`](super::Gradients::grad)
-    /// gives `dL/dp = 2 Re ∂L/∂p̄` for each. `data`: a `Vec<T>`, a slice or an array, copied into
-    /// a buffer the tape reuses. The tape stores the values as real numbers, at half the memory
-    /// (and memory traffic) of complex ones; [`value`](VarArray::value) converts them.
-    pub fn real_array(&self, data: impl AsRef<[T]>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = Values::real(data.as_ref());
+    /// gives `dL/dp = 2 Re ∂L/∂p̄` for each. `data`: a `Vec<T>` or an `Rc<Vec<T>>` (kept, not
+    /// copied), or a slice or an array (copied into a buffer the tape reuses); see [`RealData`].
+    /// The tape stores the values as real numbers, at half the memory (and memory traffic) of
+    /// complex ones; [`value`](VarArray::value) converts them.
+    pub fn real_array(&self, data: impl RealData<T>, shape: &[usize]) -> VarArray<'_, T> {
+        let data = data.into_source().into_values();
         self.array_node("real array", Kind::ArrayLeaf, data, shape, true)
     }
 
@@ -269,8 +376,8 @@ impl<T: Real> Tape<T> {
     /// A real constant array (`data` as for [`real_array`](Self::real_array), and likewise stored
     /// as real numbers). A complex constant array whose imaginary parts are all 0 counts as real
     /// too, but is stored as complex: prefer this for real data.
-    pub fn real_constant_array(&self, data: impl AsRef<[T]>, shape: &[usize]) -> VarArray<'_, T> {
-        let data = Values::real(data.as_ref());
+    pub fn real_constant_array(&self, data: impl RealData<T>, shape: &[usize]) -> VarArray<'_, T> {
+        let data = data.into_source().into_values();
         self.array_node("constant array", Kind::ArrayConstant, data, shape, true)
     }
 
@@ -291,6 +398,7 @@ impl<T: Real> Tape<T> {
             shape: shape.clone(),
             inputs,
             vjp: Some(vjp),
+            early: RefCell::new(None),
         };
         let id = self.push_extra(name, Kind::Vjp, zero(), real, extra);
         VarArray {
@@ -309,11 +417,26 @@ impl<T: Real> Tape<T> {
         inputs: Vec<u32>,
         vjp: Vjp<T>,
     ) -> Var<'_, T> {
+        self.scalar_op_early(name, value, real, inputs, vjp, None)
+    }
+
+    /// [`scalar_op`](Self::scalar_op) with a VJP computed early, for `vjp` to take
+    /// ([`Accum::take_early`](super::tape::Accum::take_early)).
+    pub(crate) fn scalar_op_early(
+        &self,
+        name: &'static str,
+        value: Complex<T>,
+        real: bool,
+        inputs: Vec<u32>,
+        vjp: Vjp<T>,
+        early: Option<fused::Early<T>>,
+    ) -> Var<'_, T> {
         let extra = Extra {
             value: None,
             shape: Rc::from([]),
             inputs,
             vjp: Some(vjp),
+            early: RefCell::new(early),
         };
         let id = self.push_extra(name, Kind::Vjp, value, real, extra);
         self.var_at(id)
@@ -645,6 +768,11 @@ impl<'t, T: Real> VarArray<'t, T> {
     }
 
     /// `Σ a_k`. Of a pending elementwise expression, one fused pass that stores no array.
+    ///
+    /// A real-valued fused sum is taken to be a loss: the same pass also computes its VJP (the
+    /// adjoints of the arrays it reads that depend on a leaf), held by the tape until the first
+    /// backward pass uses it (counted in [`Tape::memory`]'s `adjoints`). The inputs are then
+    /// read once in all, as in a hand-written gradient, instead of again in the backward pass.
     pub fn sum(&self) -> Var<'t, T> {
         if let Some(e) = self.pending() {
             return self.fused_sum("sum", e.clone());
@@ -755,15 +883,30 @@ impl<'t, T: Real> VarArray<'t, T> {
     }
 
     /// `Σ` of a pending expression, fused into its pass.
+    ///
+    /// A real sum is a loss, recorded to be differentiated, so its VJP is computed in the same
+    /// pass as its value (for the seed `½`, see [`Expr::sum_with_vjp`]): the inputs are read once
+    /// instead of once more in the backward pass, and the first backward pass hands the buffers
+    /// on. Later backward passes of the same tape recompute it.
     fn fused_sum(&self, name: &'static str, e: Rc<Expr<T>>) -> Var<'t, T> {
-        let mut value = e.sum();
-        if e.real {
-            value.im = T::zero();
-        }
+        let tape = self.tape;
         let inputs = e.inputs();
         let real = e.real;
-        let vjp: Vjp<T> = Box::new(move |c, acc| e.backward(Seed::Scalar(c[0]), acc));
-        self.tape.scalar_op(name, value, real, inputs, vjp)
+        let wants = |id: u32| tape.node(id).grad;
+        let (mut value, early) = if real && inputs.iter().any(|&id| wants(id)) {
+            let (value, early) = e.sum_with_vjp(wants);
+            (value, Some(early))
+        } else {
+            (e.sum(), None)
+        };
+        if real {
+            value.im = T::zero();
+        }
+        let vjp: Vjp<T> = Box::new(move |c, acc| match acc.take_early() {
+            Some(early) => early.apply(c[0], acc),
+            None => e.backward(Seed::Scalar(c[0]), acc),
+        });
+        tape.scalar_op_early(name, value, real, inputs, vjp, early)
     }
 
     /// The element at a multi-index (one index per axis).

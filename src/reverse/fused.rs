@@ -32,7 +32,7 @@
 //! as on many, so results are bitwise the same for any number of threads. The tasks read a
 //! borrowed [`View`] of the expression, so its `Rc` handles never leave the calling thread.
 
-use super::tape::Accum;
+use super::tape::{recycle, take_buffer_len, Accum};
 use super::values::Values;
 use crate::parallel as par;
 use crate::rules::{Binary, Unary};
@@ -70,15 +70,18 @@ pub(crate) enum Arg<'a, T> {
     Scalar(C<T>),
 }
 
-/// Where a kernel adds the adjoint of one of its operands: a chunk (elementwise `+=`) or a
-/// scalar (the sum over the chunk).
+/// Where a kernel puts the adjoint share of one of its operands: added into a chunk
+/// (elementwise `+=`), stored into a chunk (`=`, for the first share a chunk receives, so that
+/// it needs no zeroing first), or added into a scalar (the sum over the chunk).
 pub(crate) enum Adj<'a, T> {
     Chunk(&'a mut [C<T>]),
+    Set(&'a mut [C<T>]),
     Scalar(&'a mut C<T>),
 }
 
-/// `out += f(a[i], b[i], c[i])` over a chunk (summed when `out` is a scalar), one tight loop per
-/// combination of chunk and broadcast operands, so the compiler sees plain zipped slices.
+/// `out += f(a[i], b[i], c[i])` over a chunk (`=` for [`Adj::Set`], summed when `out` is a
+/// scalar), one tight loop per combination of chunk and broadcast operands, so the compiler sees
+/// plain zipped slices.
 #[inline(always)]
 fn accumulate<T: Real>(
     a: Arg<'_, T>,
@@ -93,6 +96,11 @@ fn accumulate<T: Real>(
                 Adj::Chunk(g) => {
                     for (g, ($x, $y, c)) in g.iter_mut().zip($iter) {
                         *g += f($x, $y, c);
+                    }
+                }
+                Adj::Set(g) => {
+                    for (g, ($x, $y, c)) in g.iter_mut().zip($iter) {
+                        *g = f($x, $y, c);
                     }
                 }
                 Adj::Scalar(s) => *s += $iter.fold(zero(), |s, ($x, $y, c)| s + f($x, $y, c)),
@@ -589,82 +597,237 @@ impl<T: Real> Expr<T> {
     /// `self.inputs()[k]`. In parallel for a long expression: each range of
     /// [`par::REDUCE_CHUNK`] elements is one task writing only its own elements of the adjoint
     /// arrays; the shares of scalar inputs are summed per range, then over ranges in order.
+    ///
+    /// An array input whose adjoint exists already gets its share added in place; one that has
+    /// none yet gets a buffer of its own, written (not added to) and handed over whole.
     pub(crate) fn backward(&self, seed: Seed<T>, acc: &mut Accum<'_, T>) {
         let ids = self.inputs();
         let slot = |id: Option<u32>| id.and_then(|id| ids.iter().position(|&x| x == id));
-        let array_slot: Vec<Option<usize>> = self
-            .arrays
-            .iter()
-            .map(|a| slot(a.id).filter(|&k| acc.wants(k)))
-            .collect();
-        let scalar_slot: Vec<Option<usize>> = self
+        let mut owners = Vec::new();
+        let mut targets = Vec::with_capacity(self.arrays.len());
+        for a in &self.arrays {
+            targets.push(match slot(a.id).filter(|&k| acc.wants(k)) {
+                None => Target::Skip,
+                Some(k) => match acc.existing_array(k) {
+                    Some(g) => Target::Add(Ptr(g.as_mut_ptr())),
+                    None => {
+                        owners.push(k);
+                        Target::Own(owners.len() - 1)
+                    }
+                },
+            });
+        }
+        let scalar_slots: Vec<Option<usize>> = self
             .scalars
             .iter()
             .map(|s| slot(s.id).filter(|&k| acc.wants(k)))
             .collect();
-        // The first array input that wants an adjoint gets a buffer of its own, written range by
-        // range (in place over the seed when there is one) and handed over whole at the end.
-        let own = array_slot.iter().position(Option::is_some);
-        let own_slot = own.and_then(|k| array_slot[k]);
-        let mut owned: Vec<C<T>> = match (&seed, own) {
-            (Seed::Scalar(_), Some(_)) => acc.buffer(self.len),
-            _ => Vec::new(),
+        let wants_scalar: Vec<bool> = scalar_slots.iter().map(Option::is_some).collect();
+        let out = self.pass(seed, &targets, owners.len(), &wants_scalar, false);
+        for (k, s) in scalar_slots.iter().zip(&out.scalars) {
+            if let Some(g) = k.and_then(|k| acc.scalar(k)) {
+                *g += *s;
+            }
+        }
+        for (k, buf) in owners.into_iter().zip(out.owned) {
+            acc.give(k, buf);
+        }
+    }
+
+    /// `Σ` of the values (as [`sum`](Self::sum) gives it, bit for bit) and, in the same pass,
+    /// the VJP of that sum for the seed `½`, the seed of a real loss: the share of every input
+    /// node for which `wants(id)`, each array input in a buffer of its own. For a real-valued
+    /// expression this is the whole VJP for any seed `c`: the share for `c` is `2 Re(c)` times
+    /// the share for `½` ([`Early::apply`]).
+    pub(crate) fn sum_with_vjp(&self, wants: impl Fn(u32) -> bool) -> (C<T>, Early<T>) {
+        let ids = self.inputs();
+        let slot = |id: Option<u32>| {
+            id.filter(|&id| wants(id))
+                .and_then(|id| ids.iter().position(|&x| x == id))
         };
-        let (mut seed_arr, seed_c) = match seed {
+        let mut owners = Vec::new();
+        let mut targets = Vec::with_capacity(self.arrays.len());
+        for a in &self.arrays {
+            targets.push(match slot(a.id) {
+                None => Target::Skip,
+                Some(k) => {
+                    owners.push(k);
+                    Target::Own(owners.len() - 1)
+                }
+            });
+        }
+        let scalar_slots: Vec<Option<usize>> = self.scalars.iter().map(|s| slot(s.id)).collect();
+        let wants_scalar: Vec<bool> = scalar_slots.iter().map(Option::is_some).collect();
+        let half = C::new(T::from_f64c(0.5), T::zero());
+        let out = self.pass(
+            Seed::Scalar(half),
+            &targets,
+            owners.len(),
+            &wants_scalar,
+            true,
+        );
+        let scalars = scalar_slots
+            .iter()
+            .zip(&out.scalars)
+            .filter_map(|(k, &s)| k.map(|k| (k, s)))
+            .collect();
+        let early = Early {
+            arrays: owners.into_iter().zip(out.owned).collect(),
+            scalars,
+        };
+        (out.value, early)
+    }
+
+    /// One pass of the VJP over all elements, from `seed`, putting array input `k`'s share where
+    /// `targets[k]` says (`owned`: how many [`Target::Own`] buffers); with `with_value`, also
+    /// `Σ` of the values, in the order [`sum`](Self::sum) adds them.
+    fn pass(
+        &self,
+        seed: Seed<T>,
+        targets: &[Target<T>],
+        owned: usize,
+        wants_scalar: &[bool],
+        with_value: bool,
+    ) -> PassOut<T> {
+        // The own buffers: an array seed becomes the first (each range copies its part of the
+        // seed out before writing there); the others come from the pool, initialised (every
+        // element gets written).
+        let (seed_arr, seed_c) = match seed {
             Seed::Array(v) => (Some(v), zero()),
             Seed::Scalar(c) => (None, c),
         };
         let rc = self.real_cotangents(seed_arr.is_none() && seed_c.im == T::zero());
-        // Where each array input's share goes.
-        let mut targets: Vec<Target<T>> = Vec::with_capacity(self.arrays.len());
-        for (k, s) in array_slot.iter().enumerate() {
-            targets.push(match *s {
-                _ if Some(k) == own => Target::Own,
-                Some(s) => match acc.array(s) {
-                    Some(g) => Target::Add(Ptr(g.as_mut_ptr())),
-                    None => Target::Skip,
-                },
-                None => Target::Skip,
-            });
+        let mut bufs: Vec<Vec<C<T>>> = Vec::with_capacity(owned.max(1));
+        let seed_in_buf = seed_arr.is_some();
+        bufs.extend(seed_arr);
+        while bufs.len() < owned {
+            bufs.push(take_buffer_len(self.len));
         }
-        let wants_scalar: Vec<bool> = scalar_slot.iter().map(Option::is_some).collect();
-        let seed = match seed_arr.as_mut() {
-            Some(v) => SeedPtr::Array(Ptr(v.as_mut_ptr())),
-            None => SeedPtr::Scalar(seed_c),
+        let seed = if seed_in_buf {
+            SeedPtr::Array(Ptr(bufs[0].as_mut_ptr()))
+        } else {
+            SeedPtr::Scalar(seed_c)
         };
-        // The own buffer is written (not read) through its spare capacity.
-        let own_ptr = Ptr(owned.as_mut_ptr());
+        let owns: Vec<Ptr<T>> = bufs[..owned]
+            .iter_mut()
+            .map(|b| Ptr(b.as_mut_ptr()))
+            .collect();
+        let (set, unwritten) = self.first_writes(targets);
         let v = self.view();
         let ctx = Backward {
             view: &v,
             rc: &rc,
-            targets: &targets,
-            wants_scalar: &wants_scalar,
+            targets,
+            owns: &owns,
+            set: &set,
+            unwritten: &unwritten,
+            wants_scalar,
             seed,
-            own_ptr: own.map(|_| own_ptr),
+            with_value,
         };
-        let add = |mut s: Vec<C<T>>, t: Vec<C<T>>| {
+        let add = |(mut s, x): (Vec<C<T>>, C<T>), (t, y): (Vec<C<T>>, C<T>)| {
             for (s, t) in s.iter_mut().zip(t) {
                 *s += t;
             }
-            s
+            (s, x + y)
         };
         // SAFETY (of the ranges' writes): `chunked_sum` calls `range` on disjoint ranges covering
-        // `0..len`; the target arrays are distinct buffers of `len` elements (the own buffer has
-        // that capacity), and nothing else touches them until it returns.
-        let scalar_adj = par::chunked_sum(self.len, |r| unsafe { ctx.range(r) }, add)
-            .unwrap_or_else(|| vec![zero(); self.scalars.len()]);
-        if own.is_some() && seed_arr.is_none() {
-            // SAFETY: every element of `owned[..len]` was written by exactly one range.
-            unsafe { owned.set_len(self.len) };
-        }
-        for (k, s) in scalar_slot.iter().enumerate() {
-            if let Some(g) = s.and_then(|s| acc.scalar(s)) {
-                *g += scalar_adj[k];
+        // `0..len`; the seed, own and target arrays are buffers of `len` elements (the targets
+        // distinct from the seed and own buffers), and nothing else touches them until it
+        // returns.
+        let (scalars, value) = par::chunked_sum(self.len, |r| unsafe { ctx.range(r) }, add)
+            .unwrap_or_else(|| (vec![zero(); self.scalars.len()], zero()));
+        if bufs.len() > owned {
+            // An array seed that no input took over.
+            for b in bufs.drain(owned..) {
+                recycle(b);
             }
         }
-        if let Some(s) = own_slot {
-            acc.give(s, seed_arr.unwrap_or(owned));
+        PassOut {
+            value,
+            owned: bufs,
+            scalars,
+        }
+    }
+
+    /// For [`pass`](Self::pass): which shares are the first their chunk receives, in the order
+    /// the backward sweep makes them (ops last to first, then operand `a` before `b`), so they
+    /// store rather than add (`set[j][side]`); and the ops whose cotangent chunk receives no
+    /// share at all, to be zeroed. Shares added into an existing adjoint array always add.
+    fn first_writes(&self, targets: &[Target<T>]) -> (Vec<[bool; 2]>, Vec<usize>) {
+        let nops = self.ops.len();
+        let mut op_written = vec![false; nops];
+        let mut own_written = vec![false; targets.len()];
+        let mut set = vec![[false; 2]; nops];
+        for j in (0..nops).rev() {
+            for (side, src) in self.ops[j].args.iter().enumerate() {
+                let seen = match *src {
+                    Some(Src::Op(i)) => &mut op_written[i],
+                    Some(Src::Array(k)) if matches!(targets[k], Target::Own(_)) => {
+                        &mut own_written[k]
+                    }
+                    _ => continue,
+                };
+                set[j][side] = !*seen;
+                *seen = true;
+            }
+        }
+        let unwritten = (0..nops - 1).filter(|&i| !op_written[i]).collect();
+        (set, unwritten)
+    }
+}
+
+/// What [`Expr::pass`] gives back.
+struct PassOut<T> {
+    /// `Σ` of the values (0 unless asked for).
+    value: C<T>,
+    /// The [`Target::Own`] buffers, in order.
+    owned: Vec<Vec<C<T>>>,
+    /// The shares of the scalar inputs (0 for those not wanted).
+    scalars: Vec<C<T>>,
+}
+
+/// The VJP of a real-valued fused sum, computed with its value for the seed `½`
+/// ([`Expr::sum_with_vjp`]): per input (its position in [`Expr::inputs`]), its share.
+pub(crate) struct Early<T: Real> {
+    pub arrays: Vec<(usize, Vec<C<T>>)>,
+    pub scalars: Vec<(usize, C<T>)>,
+}
+
+impl<T: Real> Early<T> {
+    /// The bytes of its arrays.
+    pub(crate) fn bytes(&self) -> usize {
+        self.arrays
+            .iter()
+            .map(|(_, v)| v.len() * core::mem::size_of::<C<T>>())
+            .sum()
+    }
+
+    /// Adds the shares for the seed `c` into `acc`: those for `½` times `2 Re(c)` (exact when
+    /// that is 1, as it is for the loss itself: the buffers are then handed over as they are).
+    pub(crate) fn apply(self, c: C<T>, acc: &mut Accum<'_, T>) {
+        let f = c.re + c.re;
+        for (k, mut v) in self.arrays {
+            if f != T::one() {
+                par::for_chunks(&mut v, |_, v| {
+                    for z in v {
+                        *z = z.scale(f);
+                    }
+                });
+            }
+            acc.give(k, v);
+        }
+        for (k, s) in self.scalars {
+            if let Some(g) = acc.scalar(k) {
+                *g += s.scale(f);
+            }
+        }
+    }
+
+    /// Returns the buffers to this thread's pool.
+    pub(crate) fn recycle(self) {
+        for (_, v) in self.arrays {
+            recycle(v);
         }
     }
 }
@@ -683,8 +846,8 @@ unsafe impl<T: Send> Sync for Ptr<T> {}
 enum Target<T> {
     /// Nowhere (a constant, or an input that needs no adjoint).
     Skip,
-    /// The buffer of the node's own (see [`Expr::backward`]).
-    Own,
+    /// Own buffer `b` of the pass (see [`Expr::pass`]).
+    Own(usize),
     /// Added into an adjoint array of the tape.
     Add(Ptr<T>),
 }
@@ -692,49 +855,61 @@ enum Target<T> {
 /// The seed as the tasks read it.
 #[derive(Clone, Copy)]
 enum SeedPtr<T> {
-    /// An array, overwritten range by range with the own input's share.
+    /// An array, each chunk copied out before the first own buffer (the same memory) is
+    /// written there.
     Array(Ptr<T>),
     Scalar(C<T>),
 }
 
-/// What the tasks of [`Expr::backward`] share.
+/// What the tasks of [`Expr::pass`] share.
 struct Backward<'a, T: Real> {
     view: &'a View<'a, T>,
     rc: &'a [bool],
     targets: &'a [Target<T>],
+    owns: &'a [Ptr<T>],
+    /// Per op and operand: whether its share is the first its chunk gets (see
+    /// [`Expr::first_writes`]).
+    set: &'a [[bool; 2]],
+    /// Ops whose cotangent no share reaches.
+    unwritten: &'a [usize],
     wants_scalar: &'a [bool],
     seed: SeedPtr<T>,
-    own_ptr: Option<Ptr<T>>,
+    with_value: bool,
 }
 
 impl<T: Real> Backward<'_, T> {
-    /// The VJP over the elements `r`; returns the shares of the scalar inputs.
+    /// The VJP over the elements `r`; returns the shares of the scalar inputs and, when asked,
+    /// `Σ` of the values over `r`.
     ///
     /// # Safety
     /// No other thread may use elements `r` of the target, seed and own arrays meanwhile, and
-    /// those arrays must have room for `r`.
-    unsafe fn range(&self, r: core::ops::Range<usize>) -> Vec<C<T>> {
+    /// those arrays must have `r` in bounds.
+    unsafe fn range(&self, r: core::ops::Range<usize>) -> (Vec<C<T>>, C<T>) {
         let v = self.view;
         let nops = v.ops.len();
         let last = nops - 1;
         let mut scalar_adj = vec![zero(); v.scalars.len()];
+        let mut value = zero();
         let mut vals = v.scratch();
-        // Adjoints of the ops only (no slots for real inputs, which `vals` has).
+        // Cotangents of the ops only (no slots for real inputs, which `vals` has).
         let mut adj = vec![zero(); nops * CHUNK];
-        let mut mine = [zero(); CHUNK];
+        let upto = if self.with_value { nops } else { last };
         for lo in r.clone().step_by(CHUNK) {
             let n = CHUNK.min(r.end - lo);
-            v.forward_chunk(lo, n, last, &mut vals);
-            for a in adj[..last * CHUNK].iter_mut() {
-                *a = zero();
+            v.forward_chunk(lo, n, upto, &mut vals);
+            if self.with_value {
+                v.add_chunk_sum(n, &vals, &mut value);
+            }
+            for &i in self.unwritten {
+                adj[i * CHUNK..i * CHUNK + n].fill(zero());
             }
             match self.seed {
-                // SAFETY: elements `lo..lo + n` are this task's (the caller's promise).
+                // SAFETY: elements `lo..lo + n` are this task's (the caller's promise); the
+                // slice is gone before anything writes there.
                 SeedPtr::Array(p) => adj[last * CHUNK..last * CHUNK + n]
                     .copy_from_slice(unsafe { std::slice::from_raw_parts(p.0.add(lo), n) }),
                 SeedPtr::Scalar(c) => adj[last * CHUNK..last * CHUNK + n].fill(c),
             }
-            mine[..n].fill(zero());
             for j in (0..=last).rev() {
                 let (kernel, args, _) = v.ops[j];
                 let (before, cur) = adj.split_at_mut(j * CHUNK);
@@ -750,11 +925,22 @@ impl<T: Real> Backward<'_, T> {
                         c: self.rc[j],
                         target: matches!(src, Src::Op(i) if self.rc[i]),
                     };
+                    let set = self.set[j][side];
+                    fn chunk<T>(set: bool, g: &mut [C<T>]) -> Adj<'_, T> {
+                        if set {
+                            Adj::Set(g)
+                        } else {
+                            Adj::Chunk(g)
+                        }
+                    }
                     let target = match src {
-                        Src::Op(i) => Adj::Chunk(&mut before[i * CHUNK..i * CHUNK + n]),
+                        Src::Op(i) => chunk(set, &mut before[i * CHUNK..i * CHUNK + n]),
                         Src::Array(k) => match self.targets[k] {
                             Target::Skip => continue,
-                            Target::Own => Adj::Chunk(&mut mine[..n]),
+                            // SAFETY: as for the seed.
+                            Target::Own(o) => chunk(set, unsafe {
+                                std::slice::from_raw_parts_mut(self.owns[o].0.add(lo), n)
+                            }),
                             // SAFETY: as for the seed.
                             Target::Add(p) => Adj::Chunk(unsafe {
                                 std::slice::from_raw_parts_mut(p.0.add(lo), n)
@@ -766,16 +952,8 @@ impl<T: Real> Backward<'_, T> {
                     kernel.backward(side, a, b, c, target, mode);
                 }
             }
-            if let Some(p) = self.own_ptr {
-                let dst = match self.seed {
-                    SeedPtr::Array(s) => s,
-                    SeedPtr::Scalar(_) => p,
-                };
-                // SAFETY: as for the seed; a raw copy, as the own buffer is not initialised yet.
-                unsafe { std::ptr::copy_nonoverlapping(mine.as_ptr(), dst.0.add(lo), n) };
-            }
         }
-        scalar_adj
+        (scalar_adj, value)
     }
 }
 
@@ -894,20 +1072,25 @@ impl<'a, T: Real> View<'a, T> {
     /// `Σ` of the values of elements `r`: chunk sums added in order.
     fn sum_range(&self, r: core::ops::Range<usize>) -> C<T> {
         let mut vals = self.scratch();
-        let last = self.ops.len() - 1;
-        let real = self.ops[last].2;
         let mut total = zero();
         for lo in r.clone().step_by(CHUNK) {
             let n = CHUNK.min(r.end - lo);
             self.forward_chunk(lo, n, self.ops.len(), &mut vals);
-            let v = self.op_values(last, n, &vals);
-            if real {
-                total.re += v.iter().fold(T::zero(), |s, x| s + x.re);
-            } else {
-                total += v.iter().fold(zero(), |s, &x| s + x);
-            }
+            self.add_chunk_sum(n, &vals, &mut total);
         }
         total
+    }
+
+    /// Adds the sum of the last op's values on a chunk of length `n` (from the chunk's scratch)
+    /// into `total`: the real parts only when the value is known real.
+    fn add_chunk_sum(&self, n: usize, vals: &[C<T>], total: &mut C<T>) {
+        let last = self.ops.len() - 1;
+        let v = self.op_values(last, n, vals);
+        if self.ops[last].2 {
+            total.re += v.iter().fold(T::zero(), |s, x| s + x.re);
+        } else {
+            *total += v.iter().fold(zero(), |s, &x| s + x);
+        }
     }
 }
 

@@ -40,7 +40,7 @@ mod tape;
 mod values;
 mod var;
 
-pub use array::{ArrayData, VarArray};
+pub use array::{ArrayData, RealData, RealSource, VarArray};
 pub use grads::{Gradients, Leaf, Which};
 pub use tape::{release_buffers, MemoryUsage, Tape};
 pub use var::Var;

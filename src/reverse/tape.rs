@@ -1,5 +1,6 @@
 //! The tape: the explicit computational graph, its nodes and the backward walk.
 
+use super::fused::Early;
 use super::grads::Gradients;
 use super::values::Values;
 use crate::fft::FftPlans;
@@ -140,6 +141,8 @@ pub(crate) struct Extra<T: Real> {
     pub shape: Rc<[usize]>,
     pub inputs: Vec<u32>,
     pub vjp: Option<Vjp<T>>,
+    /// A VJP computed with the value, for its VJP to use once ([`Accum::take_early`]).
+    pub early: RefCell<Option<Early<T>>>,
 }
 
 /// Where a closure node's VJP adds the conjugate cotangents of its inputs.
@@ -151,6 +154,8 @@ pub struct Accum<'a, T: Real> {
     arrays: &'a mut [Option<Vec<Complex<T>>>],
     /// Elements of adjoint arrays alive now, for [`MemoryUsage`].
     live: &'a mut usize,
+    /// The node whose VJP runs.
+    node: &'a Extra<T>,
 }
 
 impl<'a, T: Real> Accum<'a, T> {
@@ -174,6 +179,20 @@ impl<'a, T: Real> Accum<'a, T> {
             v.resize(len, Complex::new(T::zero(), T::zero()));
             v
         }))
+    }
+
+    /// The adjoint of array input `k` if it exists already (a share has been added into it).
+    pub(crate) fn existing_array(&mut self, k: usize) -> Option<&mut [Complex<T>]> {
+        let node = &self.nodes[self.inputs[k] as usize];
+        if !node.grad {
+            return None;
+        }
+        self.arrays[node.at as usize].as_deref_mut()
+    }
+
+    /// The VJP that the running node computed with its value, if it has one not used yet.
+    pub(crate) fn take_early(&mut self) -> Option<Early<T>> {
+        self.node.early.borrow_mut().take()
     }
 
     /// An empty buffer with room for `n` elements (from this thread's pool when one fits).
@@ -510,6 +529,7 @@ impl<T: Real> Tape<T> {
                         scalars: &mut scalars,
                         arrays: &mut arrays,
                         live: &mut live,
+                        node: x,
                     };
                     vjp(c_out, &mut acc);
                     // The output's adjoint is alive until its VJP has run.
@@ -546,10 +566,17 @@ impl<T: Real> Tape<T> {
             .filter(|v| seen.insert(v.addr()))
             .map(Values::bytes)
             .sum();
+        // Adjoints computed early, with their values (see `VarArray::sum`), held until backward.
+        let adjoints = self
+            .extras
+            .borrow()
+            .iter()
+            .filter_map(|x| x.early.borrow().as_ref().map(Early::bytes))
+            .sum();
         MemoryUsage {
             graph,
             values,
-            adjoints: 0,
+            adjoints,
         }
     }
 
@@ -588,6 +615,9 @@ fn recycle_extras<T: Real>(extras: &mut Vec<Extra<T>>) {
     for x in extras.drain(..) {
         if let Some(v) = x.value {
             v.recycle();
+        }
+        if let Some(e) = x.early.into_inner() {
+            e.recycle();
         }
     }
 }
@@ -720,7 +750,9 @@ pub struct MemoryUsage {
     pub values: usize,
     /// The most adjoint bytes alive at once during the backward pass (scalar adjoints and array
     /// adjoints; the array adjoint of an intermediate result is freed once its VJP has run). For
-    /// a complex output, the larger of its two passes. 0 from [`Tape::memory`].
+    /// a complex output, the larger of its two passes. From [`Tape::memory`]: the adjoint
+    /// arrays computed ahead of the backward pass (a real sum computes its VJP with its value,
+    /// see [`VarArray::sum`](super::VarArray::sum)), 0 when there are none.
     pub adjoints: usize,
 }
 

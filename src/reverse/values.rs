@@ -25,11 +25,16 @@ impl<T: Real> Values<T> {
         Values::Real(Rc::new(RealBuf::new(data)))
     }
 
+    /// Real values kept as the caller's vector, not copied.
+    pub(crate) fn real_shared(data: Rc<Vec<T>>) -> Self {
+        Values::Real(Rc::new(RealBuf::Shared(data)))
+    }
+
     /// The number of elements.
     pub(crate) fn len(&self) -> usize {
         match self {
             Values::Complex(v) => v.len(),
-            Values::Real(r) => r.len,
+            Values::Real(r) => r.len(),
         }
     }
 
@@ -37,15 +42,16 @@ impl<T: Real> Values<T> {
     pub(crate) fn bytes(&self) -> usize {
         match self {
             Values::Complex(v) => v.len() * core::mem::size_of::<Complex<T>>(),
-            Values::Real(r) => r.len * core::mem::size_of::<T>(),
+            Values::Real(r) => r.len() * core::mem::size_of::<T>(),
         }
     }
 
-    /// Where the data is: the same for every share of one value, so that it is counted once.
+    /// Where the data is: the same for every share of one value (also for one vector of the
+    /// caller's shared by several nodes), so that it is counted once.
     pub(crate) fn addr(&self) -> *const u8 {
         match self {
             Values::Complex(v) => Rc::as_ptr(v).cast(),
-            Values::Real(r) => Rc::as_ptr(r).cast(),
+            Values::Real(r) => r.as_slice().as_ptr().cast(),
         }
     }
 
@@ -59,7 +65,7 @@ impl<T: Real> Values<T> {
         match self {
             Values::Complex(v) => Rc::clone(v),
             Values::Real(r) => {
-                let mut v = super::tape::take_buffer(r.len);
+                let mut v = super::tape::take_buffer(r.len());
                 crate::parallel::map_into(&mut v, r.as_slice(), |&x| Complex::new(x, T::zero()));
                 Rc::new(v)
             }
@@ -70,7 +76,10 @@ impl<T: Real> Values<T> {
     pub(crate) fn recycle(self) {
         let buf = match self {
             Values::Complex(v) => Rc::try_unwrap(v).ok(),
-            Values::Real(r) => Rc::try_unwrap(r).ok().map(|r| r.buf),
+            Values::Real(r) => match Rc::try_unwrap(r) {
+                Ok(RealBuf::Pooled { buf, .. }) => Some(buf),
+                _ => None,
+            },
         };
         if let Some(b) = buf {
             recycle(b);
@@ -78,28 +87,42 @@ impl<T: Real> Values<T> {
     }
 }
 
-/// Real values, two to a complex element of a buffer from the tape's pool (so that real arrays
-/// rebuilt every iteration reuse memory just as complex ones do).
-pub(crate) struct RealBuf<T: Real> {
-    buf: Vec<Complex<T>>,
-    len: usize,
+/// Real values: two to a complex element of a buffer from the tape's pool (so that real arrays
+/// rebuilt every iteration reuse memory just as complex ones do), or the caller's own vector,
+/// shared or moved in.
+pub(crate) enum RealBuf<T: Real> {
+    Pooled { buf: Vec<Complex<T>>, len: usize },
+    Shared(Rc<Vec<T>>),
 }
 
 impl<T: Real> RealBuf<T> {
-    /// A copy of `data`.
+    /// A copy of `data`, in a pooled buffer.
     pub(crate) fn new(data: &[T]) -> Self {
         let len = data.len();
         let mut buf = take_buffer_len(len.div_ceil(2));
         let dst = Self::view_mut(&mut buf, len);
         crate::parallel::for_chunks(dst, |off, d| d.copy_from_slice(&data[off..off + d.len()]));
-        RealBuf { buf, len }
+        RealBuf::Pooled { buf, len }
+    }
+
+    /// The number of values.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            RealBuf::Pooled { len, .. } => *len,
+            RealBuf::Shared(v) => v.len(),
+        }
     }
 
     /// The values.
     pub(crate) fn as_slice(&self) -> &[T] {
-        // SAFETY: `Complex<T>` is `#[repr(C)]` with fields `re, im` of type `T`, so a slice of
-        // `k` of them is a slice of `2k ≥ len` initialised `T`s, aligned for `T`.
-        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<T>(), self.len) }
+        match self {
+            // SAFETY: `Complex<T>` is `#[repr(C)]` with fields `re, im` of type `T`, so a slice
+            // of `k` of them is a slice of `2k ≥ len` initialised `T`s, aligned for `T`.
+            RealBuf::Pooled { buf, len } => unsafe {
+                core::slice::from_raw_parts(buf.as_ptr().cast::<T>(), *len)
+            },
+            RealBuf::Shared(v) => v,
+        }
     }
 
     /// The first `len` reals of `buf` (which has at least `len / 2` elements).
