@@ -1087,16 +1087,58 @@ impl<'a, T: Real> View<'a, T> {
         let last = self.ops.len() - 1;
         let v = self.op_values(last, n, vals);
         if self.ops[last].2 {
-            total.re += v.iter().fold(T::zero(), |s, x| s + x.re);
+            total.re += lane_sum(v, |x| x.re, T::zero());
         } else {
-            *total += v.iter().fold(zero(), |s, &x| s + x);
+            *total += lane_sum(v, |&x| x, zero());
         }
     }
 }
+
+/// `Σ f(v[i])` in [`LANES`] interleaved partial sums, added pairwise at the end: one long chain
+/// of dependent additions would wait on each one's latency. The order is fixed, so the result
+/// is the same on every run and thread count.
+#[inline(always)]
+fn lane_sum<X, S>(v: &[X], f: impl Fn(&X) -> S, zero: S) -> S
+where
+    S: Copy + core::ops::Add<Output = S>,
+{
+    let mut acc = [zero; LANES];
+    let mut blocks = v.chunks_exact(LANES);
+    for b in &mut blocks {
+        for (a, x) in acc.iter_mut().zip(b) {
+            *a = *a + f(x);
+        }
+    }
+    for (a, x) in acc.iter_mut().zip(blocks.remainder()) {
+        *a = *a + f(x);
+    }
+    let [a, b, c, d, e, g, h, k] = acc;
+    ((a + b) + (c + d)) + ((e + g) + (h + k))
+}
+
+/// Partial sums in [`lane_sum`].
+const LANES: usize = 8;
 
 /// The conjugate cotangent a fused node receives: an array (a materialized expression) or a
 /// scalar (a fused sum).
 pub(crate) enum Seed<T> {
     Array(Vec<C<T>>),
     Scalar(C<T>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lane_sum_adds_every_element_once() {
+        for n in [0, 1, 7, 8, 9, 17, 255, 256] {
+            // Distinct powers of two: any element missed or added twice changes the sum.
+            let v: Vec<f64> = (0..n).map(|k| f64::powi(2.0, k as i32 % 50)).collect();
+            let want: f64 = v.iter().sum();
+            assert_eq!(lane_sum(&v, |&x| x, 0.0), want, "n = {n}");
+            let c: Vec<C<f64>> = v.iter().map(|&x| Complex::new(x, -x)).collect();
+            assert_eq!(lane_sum(&c, |&z| z, zero()), Complex::new(want, -want));
+        }
+    }
 }
