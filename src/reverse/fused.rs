@@ -14,6 +14,12 @@
 //! back through the kernels. Every kernel is one rule of the [`rules`](crate::rules) table, so the
 //! partials are the ones scalar and forward mode use.
 //!
+//! A real-valued fused sum (a loss) runs the backward sweep in the same pass as its value, for
+//! the seed `½` a real output's backward pass gives ([`Expr::sum_with_vjp`]), and keeps the
+//! inputs' adjoints for the backward pass ([`Early`]): for a real sum the VJP of any seed `c` is
+//! `2 Re(c)` times that one, so the inputs are read once in all. Within a chunk, the first share
+//! a cotangent receives is stored, not added to zeros ([`Adj::Set`]).
+//!
 //! Real arithmetic where it is known to be enough: every input and op carries whether its value
 //! is real (the rules' [`Realness`](crate::rules::Realness)). A kernel reads a known-real operand
 //! as `(re, 0)` with a literal zero and keeps only the real part of a real-valued result, so the
