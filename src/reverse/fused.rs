@@ -1140,7 +1140,7 @@ mod tests {
     fn lane_sum_adds_every_element_once() {
         for n in [0, 1, 7, 8, 9, 17, 255, 256] {
             // Distinct powers of two: any element missed or added twice changes the sum.
-            let v: Vec<f64> = (0..n).map(|k| f64::powi(2.0, k as i32 % 50)).collect();
+            let v: Vec<f64> = (0..n).map(|k| f64::powi(2.0, k % 50)).collect();
             let want: f64 = v.iter().sum();
             assert_eq!(lane_sum(&v, |&x| x, 0.0), want, "n = {n}");
             let c: Vec<C<f64>> = v.iter().map(|&x| Complex::new(x, -x)).collect();
