@@ -443,11 +443,7 @@ impl<T: Real> FftPlans<T> {
             }
         }
         if let Some(s) = pending_scale {
-            par::for_chunks(data, |_, data| {
-                for z in data {
-                    *z = z.scale(s);
-                }
-            });
+            par::scale(data, s);
         }
     }
 

@@ -88,6 +88,15 @@ pub(crate) fn parallel(n: usize) -> bool {
     }
 }
 
+/// `v[i] ← s·v[i]` for a real `s`, on the thread pool for a long array.
+pub(crate) fn scale<T: crate::Real>(v: &mut [num_complex::Complex<T>], s: T) {
+    for_chunks(v, |_, v| {
+        for z in v {
+            *z = z.scale(s);
+        }
+    });
+}
+
 /// Calls `f(offset, chunk)` on consecutive chunks of `dst` (the whole slice at once when it is
 /// small): on the thread pool for large slices.
 #[inline]

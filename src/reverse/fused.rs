@@ -608,34 +608,24 @@ impl<T: Real> Expr<T> {
     /// none yet gets a buffer of its own, written (not added to) and handed over whole.
     pub(crate) fn backward(&self, seed: Seed<T>, acc: &mut Accum<'_, T>) {
         let ids = self.inputs();
-        let slot = |id: Option<u32>| id.and_then(|id| ids.iter().position(|&x| x == id));
-        let mut owners = Vec::new();
-        let mut targets = Vec::with_capacity(self.arrays.len());
-        for a in &self.arrays {
-            targets.push(match slot(a.id).filter(|&k| acc.wants(k)) {
-                None => Target::Skip,
-                Some(k) => match acc.existing_array(k) {
-                    Some(g) => Target::Add(Ptr(g.as_mut_ptr())),
-                    None => {
-                        owners.push(k);
-                        Target::Own(owners.len() - 1)
-                    }
-                },
-            });
-        }
-        let scalar_slots: Vec<Option<usize>> = self
-            .scalars
-            .iter()
-            .map(|s| slot(s.id).filter(|&k| acc.wants(k)))
-            .collect();
-        let wants_scalar: Vec<bool> = scalar_slots.iter().map(Option::is_some).collect();
-        let out = self.pass(seed, &targets, owners.len(), &wants_scalar, false);
-        for (k, s) in scalar_slots.iter().zip(&out.scalars) {
+        let plan = self.plan(|id, array| {
+            let k = id
+                .and_then(|id| ids.iter().position(|&x| x == id))
+                .filter(|&k| acc.wants(k))?;
+            let add = if array {
+                acc.existing_array(k).map(|g| Ptr(g.as_mut_ptr()))
+            } else {
+                None
+            };
+            Some((k, add))
+        });
+        let out = self.pass(seed, &plan, false);
+        for (k, s) in plan.scalar_slots.iter().zip(&out.scalars) {
             if let Some(g) = k.and_then(|k| acc.scalar(k)) {
                 *g += *s;
             }
         }
-        for (k, buf) in owners.into_iter().zip(out.owned) {
+        for (k, buf) in plan.owners.into_iter().zip(out.owned) {
             acc.give(k, buf);
         }
     }
@@ -647,54 +637,62 @@ impl<T: Real> Expr<T> {
     /// the share for `½` ([`Early::apply`]).
     pub(crate) fn sum_with_vjp(&self, wants: impl Fn(u32) -> bool) -> (C<T>, Early<T>) {
         let ids = self.inputs();
-        let slot = |id: Option<u32>| {
-            id.filter(|&id| wants(id))
-                .and_then(|id| ids.iter().position(|&x| x == id))
-        };
-        let mut owners = Vec::new();
-        let mut targets = Vec::with_capacity(self.arrays.len());
-        for a in &self.arrays {
-            targets.push(match slot(a.id) {
-                None => Target::Skip,
-                Some(k) => {
-                    owners.push(k);
-                    Target::Own(owners.len() - 1)
-                }
-            });
-        }
-        let scalar_slots: Vec<Option<usize>> = self.scalars.iter().map(|s| slot(s.id)).collect();
-        let wants_scalar: Vec<bool> = scalar_slots.iter().map(Option::is_some).collect();
+        let plan = self.plan(|id, _| {
+            let id = id.filter(|&id| wants(id))?;
+            Some((ids.iter().position(|&x| x == id)?, None))
+        });
         let half = C::new(T::from_f64c(0.5), T::zero());
-        let out = self.pass(
-            Seed::Scalar(half),
-            &targets,
-            owners.len(),
-            &wants_scalar,
-            true,
-        );
-        let scalars = scalar_slots
+        let out = self.pass(Seed::Scalar(half), &plan, true);
+        let scalars = plan
+            .scalar_slots
             .iter()
             .zip(&out.scalars)
             .filter_map(|(k, &s)| k.map(|k| (k, s)))
             .collect();
         let early = Early {
-            arrays: owners.into_iter().zip(out.owned).collect(),
+            arrays: plan.owners.into_iter().zip(out.owned).collect(),
             scalars,
         };
         (out.value, early)
     }
 
-    /// One pass of the VJP over all elements, from `seed`, putting array input `k`'s share where
-    /// `targets[k]` says (`owned`: how many [`Target::Own`] buffers); with `with_value`, also
-    /// `Σ` of the values, in the order [`sum`](Self::sum) adds them.
-    fn pass(
+    /// Where the shares of the inputs go. `slot(id, is_array)` gives, for an input that gets a
+    /// share, its position in [`inputs`](Self::inputs) and, for an array whose adjoint exists
+    /// already, where to add; an array without one gets a buffer of its own.
+    fn plan(
         &self,
-        seed: Seed<T>,
-        targets: &[Target<T>],
-        owned: usize,
-        wants_scalar: &[bool],
-        with_value: bool,
-    ) -> PassOut<T> {
+        mut slot: impl FnMut(Option<u32>, bool) -> Option<(usize, Option<Ptr<T>>)>,
+    ) -> Plan<T> {
+        let mut owners = Vec::new();
+        let mut targets = Vec::with_capacity(self.arrays.len());
+        for a in &self.arrays {
+            targets.push(match slot(a.id, true) {
+                None => Target::Skip,
+                Some((_, Some(p))) => Target::Add(p),
+                Some((k, None)) => {
+                    owners.push(k);
+                    Target::Own(owners.len() - 1)
+                }
+            });
+        }
+        let scalar_slots = self
+            .scalars
+            .iter()
+            .map(|s| slot(s.id, false).map(|(k, _)| k))
+            .collect();
+        Plan {
+            targets,
+            owners,
+            scalar_slots,
+        }
+    }
+
+    /// One pass of the VJP over all elements, from `seed`, putting each input's share where
+    /// `plan` says; with `with_value`, also `Σ` of the values, in the order [`sum`](Self::sum)
+    /// adds them.
+    fn pass(&self, seed: Seed<T>, plan: &Plan<T>, with_value: bool) -> PassOut<T> {
+        let (targets, owned) = (&plan.targets[..], plan.owners.len());
+        let wants_scalar: Vec<bool> = plan.scalar_slots.iter().map(Option::is_some).collect();
         // The own buffers: an array seed becomes the first (each range copies its part of the
         // seed out before writing there); the others come from the pool, initialised (every
         // element gets written).
@@ -727,7 +725,7 @@ impl<T: Real> Expr<T> {
             owns: &owns,
             set: &set,
             unwritten: &unwritten,
-            wants_scalar,
+            wants_scalar: &wants_scalar,
             seed,
             with_value,
         };
@@ -783,6 +781,16 @@ impl<T: Real> Expr<T> {
     }
 }
 
+/// Where a VJP pass puts the shares of the inputs ([`Expr::plan`]).
+struct Plan<T> {
+    /// Per array input.
+    targets: Vec<Target<T>>,
+    /// Per [`Target::Own`] buffer, in order: its input's position in [`Expr::inputs`].
+    owners: Vec<usize>,
+    /// Per scalar input: its position in [`Expr::inputs`], `None` when it gets no share.
+    scalar_slots: Vec<Option<usize>>,
+}
+
 /// What [`Expr::pass`] gives back.
 struct PassOut<T> {
     /// `Σ` of the values (0 unless asked for).
@@ -815,11 +823,7 @@ impl<T: Real> Early<T> {
         let f = c.re + c.re;
         for (k, mut v) in self.arrays {
             if f != T::one() {
-                par::for_chunks(&mut v, |_, v| {
-                    for z in v {
-                        *z = z.scale(f);
-                    }
-                });
+                par::scale(&mut v, f);
             }
             acc.give(k, v);
         }
