@@ -190,7 +190,7 @@ impl<T: Real> Dual<T> {
 
     /// Used by [`rules::unary_methods`]: the name is for the tape, not needed here.
     #[inline(always)]
-    fn apply_rule(self, _name: &'static str, rule: impl Fn(Complex<T>) -> Unary<T>) -> Self {
+    fn apply_rule(self, _name: rules::Name, rule: impl Fn(Complex<T>) -> Unary<T>) -> Self {
         self.apply(rule(self.value))
     }
 

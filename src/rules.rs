@@ -464,8 +464,41 @@ pub fn powc<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
     }
 }
 
+/// Declares [`Name`] from a list of `variant => "name"`.
+macro_rules! names {
+    ($($v:ident => $s:literal),* $(,)?) => {
+        /// The name of a scalar operation, as a tape records it (one byte per op instead of a
+        /// string) and shows it in errors and in the picture of the graph.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub(crate) enum Name {
+            $(#[doc = $s] $v),*
+        }
+
+        impl Name {
+            /// The name as written in errors and in the picture of the graph.
+            pub(crate) fn as_str(self) -> &'static str {
+                match self {
+                    $(Name::$v => $s),*
+                }
+            }
+        }
+    };
+}
+
+names! {
+    conj => "conj", re => "re", im => "im", norm => "norm", norm_sqr => "norm_sqr", arg => "arg",
+    inv => "inv", exp => "exp", ln => "ln", sqrt => "sqrt", cbrt => "cbrt", cis => "cis",
+    sin => "sin", cos => "cos", tan => "tan", sinh => "sinh", cosh => "cosh", tanh => "tanh",
+    asin => "asin", acos => "acos", atan => "atan", asinh => "asinh", acosh => "acosh",
+    atanh => "atanh", neg => "neg", powi => "powi", powf => "powf", powc => "powc", add => "add",
+    sub => "sub", mul => "mul", div => "div", chain => "chain", chain_real => "chain_real",
+    chain2 => "chain2", var => "var", real_var => "real var", constant => "constant",
+}
+
 /// Writes one method per unary rule of this table (`conj`, `re`, …, `atanh`) on a value type that
-/// has `fn apply_rule(self, name, rule) -> Self`. `by_value` gives `fn exp(self)`, `by_ref` gives
+/// has `fn apply_rule(self, name: Name, rule) -> Self`. `by_value` gives `fn exp(self)`, `by_ref` gives
 /// `fn exp(&self)`; the list of operations lives here, beside the rules, and nowhere else.
 macro_rules! unary_methods {
     ($mode:ident) => {
@@ -499,14 +532,14 @@ macro_rules! unary_methods {
         #[inline]
         #[must_use]
         pub fn $name(self) -> Self {
-            self.apply_rule(stringify!($name), $crate::rules::$name)
+            self.apply_rule($crate::rules::Name::$name, $crate::rules::$name)
         }
     };
     (@def by_ref, $name:ident, $doc:expr) => {
         #[doc = $doc]
         #[must_use]
         pub fn $name(&self) -> Self {
-            self.apply_rule(stringify!($name), $crate::rules::$name)
+            self.apply_rule($crate::rules::Name::$name, $crate::rules::$name)
         }
     };
 }

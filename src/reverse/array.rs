@@ -313,13 +313,15 @@ impl<T: Real> Tape<T> {
         check_shape(name, value.len(), shape);
         let shape: Rc<[usize]> = shape.into();
         let extra = Extra {
+            name,
+            scalar: zero(),
             value: Some(value),
             shape: shape.clone(),
             inputs: Vec::new(),
             vjp: None,
             early: RefCell::new(None),
         };
-        let id = self.push_extra(name, kind, zero(), real, extra);
+        let id = self.push_extra(kind, real, extra);
         VarArray {
             tape: self,
             repr: Repr::Node(id),
@@ -394,13 +396,15 @@ impl<T: Real> Tape<T> {
         let value = value.into();
         check_shape(name, value.len(), &shape);
         let extra = Extra {
+            name,
+            scalar: zero(),
             value: Some(value),
             shape: shape.clone(),
             inputs,
             vjp: Some(vjp),
             early: RefCell::new(None),
         };
-        let id = self.push_extra(name, Kind::Vjp, zero(), real, extra);
+        let id = self.push_extra(Kind::Vjp, real, extra);
         VarArray {
             tape: self,
             repr: Repr::Node(id),
@@ -432,13 +436,15 @@ impl<T: Real> Tape<T> {
         early: Option<fused::Early<T>>,
     ) -> Var<'_, T> {
         let extra = Extra {
+            name,
+            scalar: value,
             value: None,
             shape: Rc::from([]),
             inputs,
             vjp: Some(vjp),
             early: RefCell::new(early),
         };
-        let id = self.push_extra(name, Kind::Vjp, value, real, extra);
+        let id = self.push_extra(Kind::Vjp, real, extra);
         self.var_at(id)
     }
 }
@@ -579,7 +585,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// Used by [`rules::unary_methods`]: applies one rule of the table to every element, lazily
     /// (see [`fused`]). The backward pass evaluates the same rule again at the input values
     /// rather than storing arrays of partials: less memory traffic, one table.
-    fn apply_rule<R>(&self, name: &'static str, rule: R) -> Self
+    fn apply_rule<R>(&self, name: rules::Name, rule: R) -> Self
     where
         R: Fn(Complex<T>) -> Unary<T> + Send + Sync + 'static,
     {
@@ -595,7 +601,7 @@ impl<'t, T: Real> VarArray<'t, T> {
                 r.da.im == T::zero() && r.da_conj.map_or(true, |g| g.im == T::zero())
             });
         let kernel = Rc::new(UnaryKernel {
-            name,
+            name: name.as_str(),
             rule,
             holomorphic: probe.da_conj.is_none(),
             real_partials,
@@ -607,7 +613,7 @@ impl<'t, T: Real> VarArray<'t, T> {
 
     /// Elementwise negation (the `-` operator).
     pub(crate) fn apply_neg(&self) -> Self {
-        self.apply_rule("neg", rules::neg)
+        self.apply_rule(rules::Name::neg, rules::neg)
     }
 
     /// Alias of [`norm`](Self::norm), elementwise `|a|`.
@@ -625,13 +631,13 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// Elementwise `aⁿ`.
     #[must_use]
     pub fn powi(&self, n: i32) -> Self {
-        self.apply_rule("powi", move |a| rules::powi(a, n))
+        self.apply_rule(rules::Name::powi, move |a| rules::powi(a, n))
     }
 
     /// Elementwise `aˣ` for a real `x`, principal branch.
     #[must_use]
     pub fn powf(&self, x: T) -> Self {
-        self.apply_rule("powf", move |a| rules::powf(a, x))
+        self.apply_rule(rules::Name::powf, move |a| rules::powf(a, x))
     }
 
     /// Elementwise `aᵇ` for an array exponent of the same shape, principal branch.

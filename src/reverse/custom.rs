@@ -2,6 +2,7 @@
 
 use super::tape::{Tape, Vjp};
 use super::{Var, VarArray};
+use crate::rules::Name;
 use crate::Real;
 use num_complex::Complex;
 use std::rc::Rc;
@@ -141,7 +142,7 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!(g.dzbar(&z), a * a);
     /// ```
     pub fn chain(self, value: Complex<T>, g_a: Complex<T>, g_abar: Complex<T>) -> Self {
-        self.chain_n("chain", value, &[(self, g_a, g_abar)])
+        self.chain_n(Name::chain, value, &[(self, g_a, g_abar)])
     }
 
     /// Records a user's real-valued function `w = g(self)` (so `∂g/∂ā = conj(∂g/∂a)`) from its real
@@ -161,7 +162,7 @@ impl<'t, T: Real> Var<'t, T> {
     pub fn chain_real(self, value: T, g_a: Complex<T>) -> Self {
         let v = Complex::new(value, T::zero());
         self.record_parts(
-            "chain_real",
+            Name::chain_real,
             v,
             true,
             [Some((self, g_a, Some(g_a.conj()))), None],
@@ -179,7 +180,7 @@ impl<'t, T: Real> Var<'t, T> {
     ) -> Self {
         super::var::same_tape(self.tape, other.tape, "chain2");
         self.chain_n(
-            "chain2",
+            Name::chain2,
             value,
             &[(self, g_a, g_abar), (other, g_b, g_bbar)],
         )
@@ -187,7 +188,7 @@ impl<'t, T: Real> Var<'t, T> {
 
     fn chain_n(
         self,
-        name: &'static str,
+        name: Name,
         value: Complex<T>,
         parts: &[(Self, Complex<T>, Complex<T>)],
     ) -> Self {

@@ -48,7 +48,7 @@ impl<T: Real> Tape<T> {
     /// ```
     pub fn to_dot(&self, grads: Option<&Gradients<T>>) -> String {
         let graph = self.graph.borrow();
-        let (nodes, infos) = (&graph.nodes, &graph.info);
+        let nodes = &graph.nodes;
         let extras = self.extras.borrow();
         let mut s = String::from(
             "digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n  edge [fontname=\"monospace\", fontsize=10];\n",
@@ -56,7 +56,7 @@ impl<T: Real> Tape<T> {
         for (i, n) in nodes.iter().enumerate() {
             let array = matches!(n.kind, Kind::ArrayLeaf | Kind::ArrayConstant)
                 || (n.kind == Kind::Vjp && extras[n.at as usize].value.is_some());
-            let info = infos[i];
+            let info = super::tape::info_of(&graph, &extras, i as u32);
             let mut label = format!("#{i} {}", info.name);
             if array {
                 let _ = write!(label, "\\nshape {:?}", &*extras[n.at as usize].shape);
@@ -90,7 +90,7 @@ impl<T: Real> Tape<T> {
             };
             let _ = writeln!(s, "  n{i} [label=\"{label}\"{style}];");
             match n.kind {
-                Kind::Op => {
+                Kind::Unary | Kind::UnaryConj | Kind::Binary | Kind::BinaryConj => {
                     for (input, da, dac) in graph.edges(i as u32) {
                         let mut el = format!("g_a {}", fmt_c(da));
                         if let Some(g) = dac {

@@ -4,20 +4,30 @@ use super::fused::Early;
 use super::grads::Gradients;
 use super::values::Values;
 use crate::fft::FftPlans;
+use crate::rules::Name;
 use crate::Real;
 use core::cell::{Ref, RefCell};
 use num_complex::Complex;
 use std::rc::Rc;
 
-/// What a node is, for the backward walk and for the picture of the graph.
+/// What a node is, for the backward walk and for the picture of the graph. A scalar op's kind
+/// says how many inputs it has and whether it has `g_ā` partials, so that the walk handles each
+/// with straight-line code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Kind {
+    /// A scalar op of one input, holomorphic: one partial.
+    Unary,
+    /// A scalar op of one input, not holomorphic: `conj(g_a)`, then `g_ā`.
+    UnaryConj,
+    /// A scalar op of two inputs, holomorphic in both: two partials.
+    Binary,
+    /// A scalar op of two inputs, not holomorphic: `conj(g_a)`, `conj(g_b)`, `g_ā`, `g_b̄`.
+    BinaryConj,
     /// An independent scalar variable (`tape.var`, `tape.real_var`).
     Leaf,
     /// A scalar constant.
     Constant,
-    /// A scalar elementary op: up to two scalar edges with their partials.
-    Op,
     /// An independent array variable.
     ArrayLeaf,
     /// An array constant.
@@ -26,32 +36,53 @@ pub(crate) enum Kind {
     Vjp,
 }
 
+impl Kind {
+    /// Whether this is a scalar elementary op (inputs and partials in the node's record).
+    #[inline(always)]
+    pub(crate) fn is_op(self) -> bool {
+        (self as u8) <= Kind::BinaryConj as u8
+    }
+
+    /// The number of inputs of a scalar op (0 for other nodes).
+    fn arity(self) -> usize {
+        match self {
+            Kind::Unary | Kind::UnaryConj => 1,
+            Kind::Binary | Kind::BinaryConj => 2,
+            _ => 0,
+        }
+    }
+}
+
 /// An input of a scalar op: its index, `g_a` and `g_ā` (`None` when holomorphic).
 pub(crate) type Part<T> = (u32, Complex<T>, Option<Complex<T>>);
 
 /// No input in this slot.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// One node of the tape as the backward walk reads it: 16 bytes, whatever the float type. The
-/// partials of a scalar op sit in `Graph::partials` (one complex number per input, two per input
-/// of a non-holomorphic op), its value and name, which the walk does not read, in `Graph::info`:
-/// the walk reads 32 bytes for a unary holomorphic op, 48 for a binary one (`f64`). No allocation
-/// per scalar op. Array and closure nodes keep their payload in `Tape::extras`.
+/// One node of the tape as the backward walk reads it: 16 bytes, whatever the float type. A
+/// scalar node's value and the partials of a scalar op follow each other in `Graph::data`
+/// (the value, then one complex number per input, two per input of a non-holomorphic op), so
+/// that recording an op makes two pushes, each with one capacity check. No allocation per scalar
+/// op. Array and closure nodes keep their payload in `Tape::extras`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node {
     /// Indices of a scalar op's inputs, `NONE` where there are fewer than two.
     pub inputs: [u32; 2],
-    /// A scalar op: the index in `Graph::partials` of its first partial. An array or closure
-    /// node: its index in `Tape::extras`.
+    /// A scalar op, leaf or constant: the index in `Graph::data` of its value (its partials
+    /// follow). An array or closure node: its index in `Tape::extras`.
     pub at: u32,
     pub kind: Kind,
     /// Whether the value is real for every input (tracked from the rules' `Realness`).
     pub real: bool,
     /// Whether the node depends on a leaf; the backward walk skips those that do not.
     pub grad: bool,
-    /// Whether a scalar op has `g_ā` partials (it is not holomorphic).
-    pub conj: bool,
+    /// The name of a scalar op, leaf or constant (array and closure nodes keep theirs in
+    /// `Extra::name`).
+    pub name: Option<Name>,
 }
+
+// The walk reads one node per op: keep it at 16 bytes.
+const _: () = assert!(core::mem::size_of::<Node>() == 16);
 
 /// What the rest of the crate reads of a node (`Tape::node`).
 #[derive(Clone, Copy, Debug)]
@@ -70,60 +101,101 @@ pub(crate) struct Info<T> {
     pub name: &'static str,
 }
 
-impl Node {
-    /// A node with no inputs.
-    pub(crate) fn plain(kind: Kind, real: bool, grad: bool) -> Self {
-        Node {
-            inputs: [NONE; 2],
-            at: NONE,
-            kind,
-            real,
-            grad,
-            conj: false,
-        }
-    }
-
-    /// The number of inputs of a scalar op.
-    #[inline(always)]
-    fn arity(&self) -> usize {
-        (self.inputs[0] != NONE) as usize + (self.inputs[1] != NONE) as usize
-    }
-}
-
 /// The scalar records of a tape, in one `RefCell` so that recording an op borrows once.
 pub(crate) struct Graph<T> {
     pub nodes: Vec<Node>,
-    /// The partials of scalar ops, stored for the walk: `conj(g_a)` of each input, then, for a
-    /// non-holomorphic op, `g_ā` of each input.
-    pub partials: Vec<Complex<T>>,
-    pub info: Vec<Info<T>>,
+    /// Per scalar node, its value; per scalar op, then its partials as the walk multiplies by
+    /// them: `conj(g_a)` of each input, then, for a non-holomorphic op, `g_ā` of each input.
+    pub data: Vec<Complex<T>>,
 }
 
 impl<T> Default for Graph<T> {
     fn default() -> Self {
         Graph {
             nodes: Vec::new(),
-            partials: Vec::new(),
-            info: Vec::new(),
+            data: Vec::new(),
         }
     }
 }
 
+/// The most complex numbers of data a scalar op records: its value and four partials.
+const OP_DATA: usize = 5;
+
+/// The most nodes, and the most complex numbers of data, a tape holds: indices are `u32`, and
+/// `NONE` is no index. [`Graph::grow`] keeps both capacities within it, so that a capacity
+/// check is also the check of the index range.
+const LIMIT: usize = NONE as usize;
+
+/// Writes `vals` after the last element of `v`.
+///
+/// # Safety
+/// `v` must have room for them: `v.capacity() - v.len() >= N` ([`Graph::room`]).
+#[inline(always)]
+unsafe fn append<X: Copy, const N: usize>(v: &mut Vec<X>, vals: [X; N]) {
+    let len = v.len();
+    debug_assert!(v.capacity() - len >= N);
+    // SAFETY: the `N` elements after `len` are within the allocation (the caller's promise),
+    // `X: Copy` needs no drop, and all of them are written before `set_len` makes them part of
+    // the vector.
+    unsafe {
+        v.as_mut_ptr()
+            .add(len)
+            .cast::<[X; N]>()
+            .write_unaligned(vals);
+        v.set_len(len + N);
+    }
+}
+
+/// Makes room for `need` more elements in `v` (doubling its capacity, as `Vec` does, but never
+/// beyond `limit`), or panics if that would take it beyond `limit`.
+fn grow_to<X>(v: &mut Vec<X>, need: usize, limit: usize) {
+    if v.capacity() - v.len() >= need {
+        return;
+    }
+    if v.len() + need > limit {
+        panic!("wirtinger: tape is full (2³² − 1 nodes, or values and partials)");
+    }
+    let cap = (2 * v.capacity()).max(v.len() + need).clamp(64, limit);
+    v.reserve_exact(cap - v.len());
+}
+
 impl<T: Real> Graph<T> {
+    /// Makes sure there is room for one more node and one more op's data, and returns the index
+    /// the node will have and that of its data. Recording a scalar op thus checks capacity once
+    /// for both vectors and everything it writes, and that is also the check that the indices
+    /// fit in a `u32` (the capacities never exceed [`LIMIT`]).
+    #[inline(always)]
+    fn room(&mut self) -> (usize, usize) {
+        let (id, at) = (self.nodes.len(), self.data.len());
+        if self.nodes.capacity() == id || self.data.capacity() - at < OP_DATA {
+            self.grow();
+        }
+        (id, at)
+    }
+
+    /// The slow path of [`room`](Self::room): grows either vector (doubling, as `Vec` does, but
+    /// never beyond [`LIMIT`]), or panics if the tape is full.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        grow_to(&mut self.nodes, 1, LIMIT);
+        grow_to(&mut self.data, OP_DATA, LIMIT);
+    }
+
     fn clear(&mut self) {
         self.nodes.clear();
-        self.partials.clear();
-        self.info.clear();
+        self.data.clear();
     }
 
     /// The inputs of node `id` with their `(g_a, g_ā)` (`g_ā` `None` for a holomorphic op).
     pub(crate) fn edges(&self, id: u32) -> impl Iterator<Item = Part<T>> + '_ {
         let n = self.nodes[id as usize];
-        let k = if n.kind == Kind::Op { n.arity() } else { 0 };
-        let at = n.at as usize;
+        let k = n.kind.arity();
+        let conj = matches!(n.kind, Kind::UnaryConj | Kind::BinaryConj);
+        let at = n.at as usize + 1;
         (0..k).map(move |j| {
-            let da = self.partials[at + j].conj();
-            let dac = n.conj.then(|| self.partials[at + k + j]);
+            let da = self.data[at + j].conj();
+            let dac = conj.then(|| self.data[at + k + j]);
             (n.inputs[j], da, dac)
         })
     }
@@ -136,7 +208,11 @@ pub(crate) type Vjp<T> = Box<dyn Fn(Vec<Complex<T>>, &mut Accum<'_, T>)>;
 
 /// Payload of array-valued and closure nodes.
 pub(crate) struct Extra<T: Real> {
-    /// The array value (`None` for a scalar-valued closure node, whose value is `Node::value`).
+    /// The op's name, for errors and the picture of the graph.
+    pub name: &'static str,
+    /// The value of a scalar-valued closure node (0 for array nodes).
+    pub scalar: Complex<T>,
+    /// The array value (`None` for a scalar-valued closure node, whose value is `scalar`).
     pub value: Option<Values<T>>,
     pub shape: Rc<[usize]>,
     pub inputs: Vec<u32>,
@@ -247,8 +323,8 @@ impl<'a, T: Real> Accum<'a, T> {
 /// reverse, each edge adding its share into the adjoint of its input. Every method takes `&self`:
 /// values borrow the tape, and leaves and ops may be added after a backward pass.
 ///
-/// Memory: a scalar op is one 16-byte record, 16 bytes per input for its partials (32 for a
-/// non-holomorphic op) and 32 bytes of value and name; an array op holds
+/// Memory: a scalar op is one 16-byte record, 16 bytes of value and 16 bytes per input for its
+/// partials (32 for a non-holomorphic op) (`f64`); an array op holds
 /// its output array (its reverse rule re-evaluates the rules table at the input values rather
 /// than storing partials); real array leaves and constants are stored as real numbers. When a tape is dropped or [`clear`](Self::clear)ed, and when a
 /// [`Gradients`] is dropped, their buffers are kept for the next tape on the same thread (at
@@ -323,81 +399,110 @@ impl<T: Real> Tape<T> {
         recycle_extras(self.extras.get_mut());
     }
 
-    #[inline(always)]
-    pub(crate) fn push(&self, node: Node, value: Complex<T>, name: &'static str) -> u32 {
+    /// Records a scalar leaf or constant and returns its index.
+    pub(crate) fn push_scalar(&self, name: Name, kind: Kind, value: Complex<T>, real: bool) -> u32 {
         let mut g = self.graph.borrow_mut();
-        let id = g.nodes.len();
-        assert!(
-            id < NONE as usize,
-            "wirtinger: tape is full (2³² − 1 nodes)"
-        );
-        g.nodes.push(node);
-        g.info.push(Info { value, name });
+        let g = &mut *g;
+        let (id, at) = g.room();
+        let node = Node {
+            inputs: [NONE; 2],
+            at: at as u32,
+            kind,
+            real,
+            grad: kind == Kind::Leaf,
+            name: Some(name),
+        };
+        // SAFETY: `room` made room for a node and `OP_DATA` values.
+        unsafe {
+            append(&mut g.data, [value]);
+            append(&mut g.nodes, [node]);
+        }
         id as u32
     }
 
-    /// Records a node with a payload and returns its index.
-    pub(crate) fn push_extra(
-        &self,
-        name: &'static str,
-        kind: Kind,
-        value: Complex<T>,
-        real: bool,
-        extra: Extra<T>,
-    ) -> u32 {
+    /// Records a node with a payload (its name, and its value if it is a scalar, in `extra`)
+    /// and returns its index.
+    pub(crate) fn push_extra(&self, kind: Kind, real: bool, extra: Extra<T>) -> u32 {
+        let mut g = self.graph.borrow_mut();
         let grad = match kind {
-            Kind::Leaf | Kind::ArrayLeaf => true,
-            Kind::Constant | Kind::ArrayConstant => false,
-            _ => {
-                let g = self.graph.borrow();
-                extra.inputs.iter().any(|&i| g.nodes[i as usize].grad)
-            }
+            Kind::ArrayLeaf => true,
+            Kind::ArrayConstant => false,
+            _ => extra.inputs.iter().any(|&i| g.nodes[i as usize].grad),
         };
+        let (id, _) = g.room();
         let e = {
             let mut extras = self.extras.borrow_mut();
             extras.push(extra);
-            (extras.len() - 1) as u32
+            // There are no more extras than nodes, so `e < LIMIT`.
+            extras.len() - 1
         };
-        let mut node = Node::plain(kind, real, grad);
-        node.at = e;
-        self.push(node, value, name)
+        let node = Node {
+            inputs: [NONE; 2],
+            at: e as u32,
+            kind,
+            real,
+            grad,
+            name: None,
+        };
+        // SAFETY: `room` made room for a node.
+        unsafe { append(&mut g.nodes, [node]) };
+        id as u32
     }
 
-    /// Records a scalar op with up to two inputs `(index, g_a, g_ā)` (constants included, so the
-    /// picture of the graph shows them; `grad` says whether any input needs an adjoint).
+    /// Records a scalar op with one or two inputs `(index, g_a, g_ā)` (constants included, so
+    /// the picture of the graph shows them; `grad` says whether any input needs an adjoint).
+    /// Inlined into each op, where it is known which inputs and partials there are: one push
+    /// of the node and one of its value and partials.
     #[inline(always)]
     pub(crate) fn push_op(
         &self,
-        name: &'static str,
+        name: Name,
         value: Complex<T>,
         real: bool,
         grad: bool,
         parts: [Option<Part<T>>; 2],
     ) -> u32 {
-        let mut node = Node::plain(Kind::Op, real, grad);
         let mut g = self.graph.borrow_mut();
         let g = &mut *g;
-        let id = g.nodes.len();
-        // Node and partial indices are `u32`; an op adds at most four partials. The panic is out
-        // of line: inlined, it made every recording call site slower.
-        if id >= NONE as usize || g.partials.len() > (u32::MAX - 4) as usize {
-            tape_full();
-        }
-        node.at = g.partials.len() as u32;
+        let (id, at) = g.room();
+        let zero = Complex::new(T::zero(), T::zero());
         // `conj(g_a)` of each input first, as the walk multiplies by it.
-        for (k, (id, da, dac)) in parts.into_iter().flatten().enumerate() {
-            node.inputs[k] = id;
-            node.conj |= dac.is_some();
-            g.partials.push(da.conj());
-        }
-        if node.conj {
-            for (_, _, dac) in parts.into_iter().flatten() {
-                g.partials
-                    .push(dac.unwrap_or(Complex::new(T::zero(), T::zero())));
+        let (kind, inputs) = match parts {
+            [Some((a, da, None)), None] => {
+                // SAFETY (here and below): `room` made room for a node and `OP_DATA` values.
+                unsafe { append(&mut g.data, [value, da.conj()]) };
+                (Kind::Unary, [a, NONE])
             }
-        }
-        g.nodes.push(node);
-        g.info.push(Info { value, name });
+            [Some((a, da, Some(dac))), None] => {
+                unsafe { append(&mut g.data, [value, da.conj(), dac]) };
+                (Kind::UnaryConj, [a, NONE])
+            }
+            [Some((a, da, None)), Some((b, db, None))] => {
+                unsafe { append(&mut g.data, [value, da.conj(), db.conj()]) };
+                (Kind::Binary, [a, b])
+            }
+            [Some((a, da, dac)), Some((b, db, dbc))] => {
+                let vals = [
+                    value,
+                    da.conj(),
+                    db.conj(),
+                    dac.unwrap_or(zero),
+                    dbc.unwrap_or(zero),
+                ];
+                unsafe { append(&mut g.data, vals) };
+                (Kind::BinaryConj, [a, b])
+            }
+            [None, _] => unreachable!("a scalar op records its first input first"),
+        };
+        let node = Node {
+            inputs,
+            at: at as u32,
+            kind,
+            real,
+            grad,
+            name: Some(name),
+        };
+        unsafe { append(&mut g.nodes, [node]) };
         id as u32
     }
 
@@ -406,8 +511,9 @@ impl<T: Real> Tape<T> {
         take_buffer(n)
     }
 
+    /// The value and name of node `id`.
     pub(crate) fn info(&self, id: u32) -> Info<T> {
-        self.graph.borrow().info[id as usize]
+        info_of(&self.graph.borrow(), &self.extras.borrow(), id)
     }
 
     pub(crate) fn node(&self, id: u32) -> NodeInfo {
@@ -416,7 +522,7 @@ impl<T: Real> Tape<T> {
             kind: n.kind,
             real: n.real,
             grad: n.grad,
-            extra: if n.kind == Kind::Op { NONE } else { n.at },
+            extra: if n.name.is_some() { NONE } else { n.at },
         }
     }
 
@@ -429,7 +535,7 @@ impl<T: Real> Tape<T> {
     /// `∂L/∂b̄` of every scalar node and of every array leaf.
     pub(crate) fn walk(&self, out: u32, seed: Complex<T>) -> Adjoints<T> {
         let g = self.graph.borrow();
-        let (nodes, partials) = (&g.nodes[..], &g.partials[..]);
+        let (nodes, data) = (&g.nodes[..], &g.data[..]);
         let extras = self.extras.borrow();
         let zero = Complex::new(T::zero(), T::zero());
         let n = out as usize + 1;
@@ -447,60 +553,8 @@ impl<T: Real> Tape<T> {
                 continue;
             }
             match node.kind {
-                Kind::Op => {
-                    // A run of ops, each handing the adjoint of node `i − 1` on in a register:
-                    // the chain of a long expression then does not wait for a store-to-load
-                    // round trip through `scalars` at every link.
-                    let mut c = scalars[i];
-                    loop {
-                        let node = &nodes[i];
-                        let [a, b] = node.inputs;
-                        if a == NONE {
-                            break;
-                        }
-                        // Inputs are earlier nodes, so `i ≥ 1`. What goes to node `i − 1` is
-                        // summed in `next`, in the same order as through `scalars`.
-                        let prev = i - 1;
-                        let mut next = scalars[prev];
-                        if c != zero {
-                            // c_a += conj(g_a) c_b + g_ā conj(c_b), `conj(g_a)` as stored.
-                            // A macro, not a closure, and a select of values rather than an
-                            // `if`/`else` of two adds: either of those leads the compiler to add
-                            // through a selected pointer, keeping `next` in memory.
-                            macro_rules! add {
-                                ($a:expr, $t:expr) => {{
-                                    let t = $t;
-                                    let hit = $a as usize == prev;
-                                    next = if hit { next + t } else { next };
-                                    if !hit {
-                                        scalars[$a as usize] += t;
-                                    }
-                                }};
-                            }
-                            let at = node.at as usize;
-                            add!(a, partials[at] * c);
-                            let k = if b == NONE {
-                                1
-                            } else {
-                                add!(b, partials[at + 1] * c);
-                                2
-                            };
-                            if node.conj {
-                                let cc = c.conj();
-                                add!(a, partials[at + k] * cc);
-                                if b != NONE {
-                                    add!(b, partials[at + k + 1] * cc);
-                                }
-                            }
-                            scalars[prev] = next;
-                        }
-                        let p = &nodes[prev];
-                        if !(p.grad && p.kind == Kind::Op) {
-                            break;
-                        }
-                        i = prev;
-                        c = next;
-                    }
+                Kind::Unary | Kind::UnaryConj | Kind::Binary | Kind::BinaryConj => {
+                    i = op_run(nodes, data, &mut scalars, i);
                 }
                 Kind::Vjp => {
                     let x = &extras[node.at as usize];
@@ -554,8 +608,7 @@ impl<T: Real> Tape<T> {
         let elem = core::mem::size_of::<Complex<T>>();
         let g = self.graph.borrow();
         let graph = g.nodes.len() * core::mem::size_of::<Node>()
-            + g.info.len() * core::mem::size_of::<Info<T>>()
-            + g.partials.len() * elem
+            + g.data.len() * elem
             + self.extras.borrow().len() * core::mem::size_of::<Extra<T>>();
         let mut seen = std::collections::HashSet::new();
         let values = self
@@ -595,10 +648,93 @@ impl<T: Real> Tape<T> {
     }
 }
 
-#[cold]
-#[inline(never)]
-fn tape_full() -> ! {
-    panic!("wirtinger: tape is full (2³² − 1 nodes or 2³² − 4 partials)")
+/// The backward walk through a run of scalar ops that ends at node `i` (an op that needs an
+/// adjoint): adds each op's shares into the adjoints of its inputs, going back as long as the
+/// node before is an op that needs one too. Returns the index of the first op of the run.
+///
+/// Each op hands the adjoint of node `i − 1` on in a register: the chain of a long expression
+/// then does not wait for a store-to-load round trip through `scalars` at every link. What goes
+/// to node `i − 1` is summed in `next`, in the same order as through `scalars`.
+#[inline]
+fn op_run<T: Real>(
+    nodes: &[Node],
+    data: &[Complex<T>],
+    scalars: &mut [Complex<T>],
+    mut i: usize,
+) -> usize {
+    assert!(i < nodes.len() && i < scalars.len() && nodes[i].kind.is_op());
+    let zero = Complex::new(T::zero(), T::zero());
+    let s = scalars.as_mut_ptr();
+    // SAFETY, for every unchecked access below. The tape records an op only with inputs it
+    // recorded before (a `Var` is an index into its own tape: ops between two tapes panic, and
+    // `Tape::clear` needs `&mut`, so no `Var` outlives it), so an op's inputs and `i − 1` are
+    // below `i`, which is below `nodes.len()` and `scalars.len()` (asserted above; `i` only
+    // decreases). `push_op` wrote an op's value and all of its partials (`kind` says how
+    // many) to `data[at..]`, so those reads are within `data`.
+    let at = |k: u32| -> *mut Complex<T> { unsafe { s.add(k as usize) } };
+    let mut c = unsafe { *at(i as u32) };
+    loop {
+        let node = unsafe { *nodes.get_unchecked(i) };
+        let [a, b] = node.inputs;
+        debug_assert!((a as usize) < i && (b == NONE || (b as usize) < i));
+        let prev = i - 1;
+        let mut next = unsafe { *at(prev as u32) };
+        if c != zero {
+            // c_a += conj(g_a) c_b + g_ā conj(c_b), `conj(g_a)` as stored. A macro, not a
+            // closure, and a select of values rather than an `if`/`else` of two adds: either of
+            // those leads the compiler to add through a selected pointer, keeping `next` in
+            // memory.
+            macro_rules! add {
+                ($a:expr, $t:expr) => {{
+                    let t = $t;
+                    let hit = $a as usize == prev;
+                    next = if hit { next + t } else { next };
+                    if !hit {
+                        unsafe { *at($a) += t };
+                    }
+                }};
+            }
+            let p = |k: usize| unsafe { *data.get_unchecked(node.at as usize + 1 + k) };
+            match node.kind {
+                Kind::Unary => add!(a, p(0) * c),
+                Kind::UnaryConj => add!(a, p(0) * c + p(1) * c.conj()),
+                Kind::Binary => {
+                    add!(a, p(0) * c);
+                    add!(b, p(1) * c);
+                }
+                _ => {
+                    let cc = c.conj();
+                    add!(a, p(0) * c + p(2) * cc);
+                    add!(b, p(1) * c + p(3) * cc);
+                }
+            }
+            unsafe { *at(prev as u32) = next };
+        }
+        let p = unsafe { nodes.get_unchecked(prev) };
+        if !(p.grad && p.kind.is_op()) {
+            return i;
+        }
+        i = prev;
+        c = next;
+    }
+}
+
+/// The value and name of node `id`.
+pub(crate) fn info_of<T: Real>(g: &Graph<T>, extras: &[Extra<T>], id: u32) -> Info<T> {
+    let n = g.nodes[id as usize];
+    match n.name {
+        Some(name) => Info {
+            value: g.data[n.at as usize],
+            name: name.as_str(),
+        },
+        None => {
+            let x = &extras[n.at as usize];
+            Info {
+                value: x.scalar,
+                name: x.name,
+            }
+        }
+    }
 }
 
 /// How many buffers, and how many bytes in all, a thread keeps for reuse.
@@ -760,5 +896,25 @@ impl MemoryUsage {
     /// `graph + values + adjoints`.
     pub fn total(&self) -> usize {
         self.graph + self.values + self.adjoints
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grow_to;
+
+    #[test]
+    fn growth_stops_at_the_limit() {
+        let mut v: Vec<u8> = Vec::new();
+        grow_to(&mut v, 5, 100);
+        assert!(v.capacity() >= 64 && v.capacity() <= 100);
+        v.resize(v.capacity(), 0);
+        grow_to(&mut v, 5, 100);
+        assert_eq!(v.capacity(), 100, "capped, not doubled");
+        v.resize(96, 0);
+        // Room for 4 more, not for 5: full.
+        let full = std::panic::catch_unwind(move || grow_to(&mut v, 5, 100));
+        let msg = *full.unwrap_err().downcast::<&str>().unwrap();
+        assert!(msg.contains("tape is full"), "{msg}");
     }
 }

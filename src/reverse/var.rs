@@ -1,9 +1,9 @@
 //! [`Var`]: a scalar value on a tape, and the scalar leaves and constants of [`Tape`].
 
 use super::grads::Gradients;
-use super::tape::{Kind, Node, Tape};
+use super::tape::{Kind, Tape};
 use crate::ops::{impl_left_ops, impl_scalar_ops, ScalarArith};
-use crate::rules::{self, Binary, Unary};
+use crate::rules::{self, Binary, Name, Unary};
 use crate::Real;
 use num_complex::Complex;
 
@@ -36,9 +36,9 @@ impl<T: Real> core::fmt::Debug for Var<'_, T> {
 }
 
 impl<T: Real> Tape<T> {
-    fn scalar_node(&self, name: &'static str, kind: Kind, z: Complex<T>, real: bool) -> Var<'_, T> {
+    fn scalar_node(&self, name: Name, kind: Kind, z: Complex<T>, real: bool) -> Var<'_, T> {
         let grad = kind == Kind::Leaf;
-        let id = self.push(Node::plain(kind, real, grad), z, name);
+        let id = self.push_scalar(name, kind, z, real);
         Var {
             tape: self,
             value: z,
@@ -62,18 +62,18 @@ impl<T: Real> Tape<T> {
 
     /// A complex leaf (an independent variable `z`).
     pub fn var(&self, z: Complex<T>) -> Var<'_, T> {
-        self.scalar_node("var", Kind::Leaf, z, false)
+        self.scalar_node(Name::var, Kind::Leaf, z, false)
     }
 
     /// A real leaf `p`: [`Gradients::grad`] gives the real derivative `dL/dp = 2 Re ∂L/∂p̄`.
     pub fn real_var(&self, x: T) -> Var<'_, T> {
-        self.scalar_node("real var", Kind::Leaf, Complex::new(x, T::zero()), true)
+        self.scalar_node(Name::real_var, Kind::Leaf, Complex::new(x, T::zero()), true)
     }
 
     /// A complex constant (no derivative flows into it). A constant whose imaginary part is exactly
     /// 0 counts as real-valued.
     pub fn constant(&self, z: Complex<T>) -> Var<'_, T> {
-        self.scalar_node("constant", Kind::Constant, z, z.im == T::zero())
+        self.scalar_node(Name::constant, Kind::Constant, z, z.im == T::zero())
     }
 
     /// A real constant.
@@ -123,7 +123,7 @@ impl<'t, T: Real> Var<'t, T> {
     #[inline(always)]
     pub(crate) fn record_parts(
         self,
-        name: &'static str,
+        name: Name,
         value: Complex<T>,
         real: bool,
         parts: [Option<VarPart<'t, T>>; 2],
@@ -144,7 +144,7 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// Used by [`rules::unary_methods`]: records one rule of the table.
     #[inline]
-    fn apply_rule(self, name: &'static str, rule: impl Fn(Complex<T>) -> Unary<T>) -> Self {
+    fn apply_rule(self, name: Name, rule: impl Fn(Complex<T>) -> Unary<T>) -> Self {
         let r = rule(self.value);
         self.record_parts(
             name,
@@ -155,13 +155,8 @@ impl<'t, T: Real> Var<'t, T> {
     }
 
     #[inline]
-    fn binary(
-        self,
-        o: Self,
-        name: &'static str,
-        rule: fn(Complex<T>, Complex<T>) -> Binary<T>,
-    ) -> Self {
-        same_tape(self.tape, o.tape, name);
+    fn binary(self, o: Self, name: Name, rule: fn(Complex<T>, Complex<T>) -> Binary<T>) -> Self {
+        same_tape(self.tape, o.tape, name.as_str());
         let r = rule(self.value, o.value);
         let real = r.preserves_real && self.real && o.real;
         self.record_parts(
@@ -178,7 +173,7 @@ impl<'t, T: Real> Var<'t, T> {
         self,
         c: Complex<T>,
         flip: bool,
-        name: &'static str,
+        name: Name,
         rule: fn(Complex<T>, Complex<T>) -> Binary<T>,
     ) -> Self {
         let (r, d) = if flip {
@@ -209,55 +204,55 @@ impl<'t, T: Real> Var<'t, T> {
     /// `aⁿ` for an integer `n`: `(n aⁿ⁻¹, 0)`.
     #[must_use]
     pub fn powi(self, n: i32) -> Self {
-        self.apply_rule("powi", |a| rules::powi(a, n))
+        self.apply_rule(Name::powi, |a| rules::powi(a, n))
     }
 
     /// `aˣ` for a real exponent `x`, principal branch: `(x aˣ/a, 0)`.
     #[must_use]
     pub fn powf(self, x: T) -> Self {
-        self.apply_rule("powf", |a| rules::powf(a, x))
+        self.apply_rule(Name::powf, |a| rules::powf(a, x))
     }
 
     /// `aᵇ = exp(b ln a)`, principal branch: `(b aᵇ/a, aᵇ ln a)`.
     #[must_use]
     pub fn powc(self, b: Self) -> Self {
-        self.binary(b, "powc", rules::powc)
+        self.binary(b, Name::powc, rules::powc)
     }
 }
 
 impl<'t, T: Real> ScalarArith<T> for Var<'t, T> {
     fn add_v(self, o: Self) -> Self {
-        self.binary(o, "add", rules::add)
+        self.binary(o, Name::add, rules::add)
     }
     fn sub_v(self, o: Self) -> Self {
-        self.binary(o, "sub", rules::sub)
+        self.binary(o, Name::sub, rules::sub)
     }
     fn mul_v(self, o: Self) -> Self {
-        self.binary(o, "mul", rules::mul)
+        self.binary(o, Name::mul, rules::mul)
     }
     fn div_v(self, o: Self) -> Self {
-        self.binary(o, "div", rules::div)
+        self.binary(o, Name::div, rules::div)
     }
     fn neg_v(self) -> Self {
-        self.apply_rule("neg", rules::neg)
+        self.apply_rule(Name::neg, rules::neg)
     }
     fn add_c(self, c: Complex<T>) -> Self {
-        self.with_const(c, false, "add", rules::add)
+        self.with_const(c, false, Name::add, rules::add)
     }
     fn sub_c(self, c: Complex<T>) -> Self {
-        self.with_const(c, false, "sub", rules::sub)
+        self.with_const(c, false, Name::sub, rules::sub)
     }
     fn rsub_c(self, c: Complex<T>) -> Self {
-        self.with_const(c, true, "sub", rules::sub)
+        self.with_const(c, true, Name::sub, rules::sub)
     }
     fn mul_c(self, c: Complex<T>) -> Self {
-        self.with_const(c, false, "mul", rules::mul)
+        self.with_const(c, false, Name::mul, rules::mul)
     }
     fn div_c(self, c: Complex<T>) -> Self {
-        self.with_const(c, false, "div", rules::div)
+        self.with_const(c, false, Name::div, rules::div)
     }
     fn rdiv_c(self, c: Complex<T>) -> Self {
-        self.with_const(c, true, "div", rules::div)
+        self.with_const(c, true, Name::div, rules::div)
     }
 }
 
