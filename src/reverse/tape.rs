@@ -934,7 +934,58 @@ impl MemoryUsage {
 
 #[cfg(test)]
 mod tests {
-    use super::grow_to;
+    use super::{grow_to, op_run, Tape};
+    use num_complex::Complex64 as C;
+
+    /// Every kind of scalar op, holomorphic and not, unary and binary, with inputs next to the
+    /// op and far from it; the walk of one run of ops over all of them.
+    #[test]
+    fn the_walk_of_a_run_covers_every_kind_of_op_and_the_avx2_build_gives_the_same_bits() {
+        let tape: Tape = Tape::new();
+        let z = tape.var(C::new(0.3, -0.7));
+        let w = tape.var(C::new(1.1, 0.4));
+        let mut x = z;
+        for k in 0..50 {
+            let a = x * w + x.conj() * 0.5;
+            let b = (a.norm_sqr() * -0.1).exp() * a;
+            let v = b.value();
+            // A binary op with `g_ā` partials (`BinaryConj`): b·x̄.
+            x = b.chain2(
+                x,
+                v * x.value().conj(),
+                (x.value().conj(), C::new(0.0, 0.0)),
+                (C::new(0.0, 0.0), v),
+            );
+            if k % 7 == 0 {
+                x = x.sin() / (x.norm() + 1.0);
+            }
+        }
+        let loss = x.norm_sqr();
+        let g = tape.graph.borrow();
+        let n = loss.id as usize + 1;
+        let mut a = vec![C::new(0.0, 0.0); n];
+        a[n - 1] = C::new(0.5, 0.0);
+        #[allow(unused_mut)]
+        let mut b = a.clone();
+        // The run goes back to the first op, just after the two leaves.
+        assert_eq!(op_run(&g.nodes, &g.data, &mut a, n - 1), 2);
+        drop(g);
+        let gr = loss.backward();
+        assert_eq!(gr.dzbar(&z), a[0]);
+        assert_eq!(gr.dzbar(&w), a[1]);
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            let g = tape.graph.borrow();
+            // SAFETY: the CPU supports AVX2.
+            unsafe { super::op_run_avx2(&g.nodes, &g.data, &mut b, n - 1) };
+            let bits = |v: &[C]| {
+                v.iter()
+                    .map(|c| (c.re.to_bits(), c.im.to_bits()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(&a), bits(&b));
+        }
+    }
 
     #[test]
     fn growth_stops_at_the_limit() {
