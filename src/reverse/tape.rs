@@ -12,7 +12,8 @@ use std::rc::Rc;
 
 /// What a node is, for the backward walk and for the picture of the graph. A scalar op's kind
 /// says how many inputs it has and whether it has `g_ā` partials, so that the walk handles each
-/// with straight-line code.
+/// with straight-line code. The four kinds of scalar op come first: [`Kind::is_op`] is one
+/// comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Kind {
@@ -157,6 +158,11 @@ fn grow_to<X>(v: &mut Vec<X>, need: usize, limit: usize) {
     }
     let cap = (2 * v.capacity()).max(v.len() + need).clamp(64, limit);
     v.reserve_exact(cap - v.len());
+    // `room`'s check relies on this; std's `reserve_exact` gives exactly what is asked.
+    assert!(
+        v.capacity() <= limit,
+        "wirtinger: internal error: tape capacity"
+    );
 }
 
 impl<T: Real> Graph<T> {
