@@ -405,8 +405,16 @@ impl<T: Real> Tape<T> {
         recycle_extras(self.extras.get_mut());
     }
 
-    /// Records a scalar leaf or constant and returns its index.
-    pub(crate) fn push_scalar(&self, name: Name, kind: Kind, value: Complex<T>, real: bool) -> u32 {
+    /// Records a scalar leaf or constant (`grad`: whether it needs an adjoint, as a leaf does)
+    /// and returns its index.
+    pub(crate) fn push_scalar(
+        &self,
+        name: Name,
+        kind: Kind,
+        value: Complex<T>,
+        real: bool,
+        grad: bool,
+    ) -> u32 {
         let mut g = self.graph.borrow_mut();
         let g = &mut *g;
         let (id, at) = g.room();
@@ -415,7 +423,7 @@ impl<T: Real> Tape<T> {
             at: at as u32,
             kind,
             real,
-            grad: kind == Kind::Leaf,
+            grad,
             name: Some(name),
         };
         // SAFETY: `room` made room for a node and `OP_DATA` values.

@@ -38,7 +38,7 @@ impl<T: Real> core::fmt::Debug for Var<'_, T> {
 impl<T: Real> Tape<T> {
     fn scalar_node(&self, name: Name, kind: Kind, z: Complex<T>, real: bool) -> Var<'_, T> {
         let grad = kind == Kind::Leaf;
-        let id = self.push_scalar(name, kind, z, real);
+        let id = self.push_scalar(name, kind, z, real, grad);
         Var {
             tape: self,
             value: z,
