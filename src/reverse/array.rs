@@ -314,14 +314,13 @@ impl<T: Real> Tape<T> {
         let shape: Rc<[usize]> = shape.into();
         let extra = Extra {
             name,
-            scalar: zero(),
             value: Some(value),
             shape: shape.clone(),
             inputs: Vec::new(),
             vjp: None,
             early: RefCell::new(None),
         };
-        let id = self.push_extra(kind, real, extra);
+        let id = self.push_extra(kind, zero(), real, extra);
         VarArray {
             tape: self,
             repr: Repr::Node(id),
@@ -397,14 +396,13 @@ impl<T: Real> Tape<T> {
         check_shape(name, value.len(), &shape);
         let extra = Extra {
             name,
-            scalar: zero(),
             value: Some(value),
             shape: shape.clone(),
             inputs,
             vjp: Some(vjp),
             early: RefCell::new(None),
         };
-        let id = self.push_extra(Kind::Vjp, real, extra);
+        let id = self.push_extra(Kind::Vjp, zero(), real, extra);
         VarArray {
             tape: self,
             repr: Repr::Node(id),
@@ -437,14 +435,13 @@ impl<T: Real> Tape<T> {
     ) -> Var<'_, T> {
         let extra = Extra {
             name,
-            scalar: value,
             value: None,
             shape: Rc::from([]),
             inputs,
             vjp: Some(vjp),
             early: RefCell::new(early),
         };
-        let id = self.push_extra(Kind::Vjp, real, extra);
+        let id = self.push_extra(Kind::Vjp, value, real, extra);
         self.var_at(id)
     }
 }

@@ -48,12 +48,12 @@ impl<T: Real> Tape<T> {
     /// ```
     pub fn to_dot(&self, grads: Option<&Gradients<T>>) -> String {
         let graph = self.graph.borrow();
-        let nodes = &graph.nodes;
+        let nodes = graph.recs.iter().map(|r| r.node);
         let extras = self.extras.borrow();
         let mut s = String::from(
             "digraph tape {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n  edge [fontname=\"monospace\", fontsize=10];\n",
         );
-        for (i, n) in nodes.iter().enumerate() {
+        for (i, n) in nodes.enumerate() {
             let array = matches!(n.kind, Kind::ArrayLeaf | Kind::ArrayConstant)
                 || (n.kind == Kind::Vjp && extras[n.at as usize].value.is_some());
             let info = super::tape::info_of(&graph, &extras, i as u32);

@@ -60,17 +60,14 @@ pub(crate) type Part<T> = (u32, Complex<T>, Option<Complex<T>>);
 /// No input in this slot.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// One node of the tape as the backward walk reads it: 16 bytes, whatever the float type. A
-/// scalar node's value and the partials of a scalar op follow each other in `Graph::data`
-/// (the value, then one complex number per input, two per input of a non-holomorphic op), so
-/// that recording an op makes two pushes, each with one capacity check. No allocation per scalar
-/// op. Array and closure nodes keep their payload in `Tape::extras`.
+/// What the backward walk reads of a node, besides its partials: 16 bytes, whatever the float
+/// type.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node {
     /// Indices of a scalar op's inputs, `NONE` where there are fewer than two.
     pub inputs: [u32; 2],
-    /// A scalar op, leaf or constant: the index in `Graph::data` of its value (its partials
-    /// follow). An array or closure node: its index in `Tape::extras`.
+    /// A binary non-holomorphic op: the index of its pair `g_ā, g_b̄` in `Graph::conj` (counted
+    /// in pairs). An array or closure node: its index in `Tape::extras`. Others: 0.
     pub at: u32,
     pub kind: Kind,
     /// Whether the value is real for every input (tracked from the rules' `Realness`).
@@ -82,8 +79,24 @@ pub(crate) struct Node {
     pub name: Option<Name>,
 }
 
-// The walk reads one node per op: keep it at 16 bytes.
+// Keep the node at 16 bytes, and a record of `f64`s at one cache line's worth.
 const _: () = assert!(core::mem::size_of::<Node>() == 16);
+const _: () = assert!(core::mem::size_of::<Rec<f64>>() == 64);
+
+/// One node of the tape, with its scalar value and the partials of a scalar op: a fixed-size
+/// record, so that recording an op is one capacity check and one write, and the walk finds an
+/// op's partials next to its inputs.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Rec<T> {
+    pub node: Node,
+    /// The value of a scalar node (0 for an array node).
+    pub value: Complex<T>,
+    /// The partials of a scalar op as the walk multiplies by them: `conj(g_a)` of the first input,
+    /// then `conj(g_b)` of the second, or `g_ā` of a unary non-holomorphic op. A binary
+    /// non-holomorphic op keeps `g_ā, g_b̄` in `Graph::conj`. Zeros where unused.
+    pub p: [Complex<T>; 2],
+}
 
 /// What the rest of the crate reads of a node (`Tape::node`).
 #[derive(Clone, Copy, Debug)]
@@ -104,48 +117,24 @@ pub(crate) struct Info<T> {
 
 /// The scalar records of a tape, in one `RefCell` so that recording an op borrows once.
 pub(crate) struct Graph<T> {
-    pub nodes: Vec<Node>,
-    /// Per scalar node, its value; per scalar op, then its partials as the walk multiplies by
-    /// them: `conj(g_a)` of each input, then, for a non-holomorphic op, `g_ā` of each input.
-    pub data: Vec<Complex<T>>,
+    pub recs: Vec<Rec<T>>,
+    /// `g_ā, g_b̄` of each binary non-holomorphic op (rare: `chain2`), which do not fit in its
+    /// record.
+    pub conj: Vec<Complex<T>>,
 }
 
 impl<T> Default for Graph<T> {
     fn default() -> Self {
         Graph {
-            nodes: Vec::new(),
-            data: Vec::new(),
+            recs: Vec::new(),
+            conj: Vec::new(),
         }
     }
 }
 
-/// The most complex numbers of data a scalar op records: its value and four partials.
-const OP_DATA: usize = 5;
-
-/// The most nodes, and the most complex numbers of data, a tape holds: indices are `u32`, and
-/// `NONE` is no index. [`Graph::grow`] keeps both capacities within it, so that a capacity
-/// check is also the check of the index range.
+/// The most nodes a tape holds: indices are `u32`, and `NONE` is no index. [`Graph::grow`] keeps
+/// the capacity within it, so that the capacity check is also the check of the index range.
 const LIMIT: usize = NONE as usize;
-
-/// Writes `vals` after the last element of `v`.
-///
-/// # Safety
-/// `v` must have room for them: `v.capacity() - v.len() >= N` ([`Graph::room`]).
-#[inline(always)]
-unsafe fn append<X: Copy, const N: usize>(v: &mut Vec<X>, vals: [X; N]) {
-    let len = v.len();
-    debug_assert!(v.capacity() - len >= N);
-    // SAFETY: the `N` elements after `len` are within the allocation (the caller's promise),
-    // `X: Copy` needs no drop, and all of them are written before `set_len` makes them part of
-    // the vector.
-    unsafe {
-        v.as_mut_ptr()
-            .add(len)
-            .cast::<[X; N]>()
-            .write_unaligned(vals);
-        v.set_len(len + N);
-    }
-}
 
 /// Makes room for `need` more elements in `v` (doubling its capacity, as `Vec` does, but never
 /// beyond `limit`), or panics if that would take it beyond `limit`.
@@ -154,11 +143,11 @@ fn grow_to<X>(v: &mut Vec<X>, need: usize, limit: usize) {
         return;
     }
     if v.len() + need > limit {
-        panic!("wirtinger: tape is full (2³² − 1 nodes, or values and partials)");
+        panic!("wirtinger: tape is full (2³² − 1 nodes)");
     }
     let cap = (2 * v.capacity()).max(v.len() + need).clamp(64, limit);
     v.reserve_exact(cap - v.len());
-    // `room`'s check relies on this; std's `reserve_exact` gives exactly what is asked.
+    // `push`'s check relies on this; std's `reserve_exact` gives exactly what is asked.
     assert!(
         v.capacity() <= limit,
         "wirtinger: internal error: tape capacity"
@@ -166,43 +155,48 @@ fn grow_to<X>(v: &mut Vec<X>, need: usize, limit: usize) {
 }
 
 impl<T: Real> Graph<T> {
-    /// Makes sure there is room for one more node and one more op's data, and returns the index
-    /// the node will have and that of its data. Recording a scalar op thus checks capacity once
-    /// for both vectors and everything it writes, and that is also the check that the indices
-    /// fit in a `u32` (the capacities never exceed [`LIMIT`]).
+    /// Appends a record and returns its index. One capacity check, which is also the check that
+    /// the index fits in a `u32` (the capacity never exceeds [`LIMIT`]).
     #[inline(always)]
-    fn room(&mut self) -> (usize, usize) {
-        let (id, at) = (self.nodes.len(), self.data.len());
-        if self.nodes.capacity() == id || self.data.capacity() - at < OP_DATA {
+    fn push(&mut self, rec: Rec<T>) -> u32 {
+        let id = self.recs.len();
+        if id == self.recs.capacity() {
             self.grow();
         }
-        (id, at)
+        // SAFETY: there is room for one more record (checked, or just made by `grow`), and
+        // `Rec: Copy` needs no drop; it is written before `set_len` makes it part of the vector.
+        unsafe {
+            self.recs.as_mut_ptr().add(id).write(rec);
+            self.recs.set_len(id + 1);
+        }
+        id as u32
     }
 
-    /// The slow path of [`room`](Self::room): grows either vector (doubling, as `Vec` does, but
+    /// The slow path of [`push`](Self::push): grows the records (doubling, as `Vec` does, but
     /// never beyond [`LIMIT`]), or panics if the tape is full.
     #[cold]
     #[inline(never)]
     fn grow(&mut self) {
-        grow_to(&mut self.nodes, 1, LIMIT);
-        grow_to(&mut self.data, OP_DATA, LIMIT);
+        grow_to(&mut self.recs, 1, LIMIT);
     }
 
     fn clear(&mut self) {
-        self.nodes.clear();
-        self.data.clear();
+        self.recs.clear();
+        self.conj.clear();
     }
 
     /// The inputs of node `id` with their `(g_a, g_ā)` (`g_ā` `None` for a holomorphic op).
     pub(crate) fn edges(&self, id: u32) -> impl Iterator<Item = Part<T>> + '_ {
-        let n = self.nodes[id as usize];
+        let r = self.recs[id as usize];
+        let n = r.node;
         let k = n.kind.arity();
-        let conj = matches!(n.kind, Kind::UnaryConj | Kind::BinaryConj);
-        let at = n.at as usize + 1;
         (0..k).map(move |j| {
-            let da = self.data[at + j].conj();
-            let dac = conj.then(|| self.data[at + k + j]);
-            (n.inputs[j], da, dac)
+            let dac = match n.kind {
+                Kind::UnaryConj => Some(r.p[1]),
+                Kind::BinaryConj => Some(self.conj[2 * n.at as usize + j]),
+                _ => None,
+            };
+            (n.inputs[j], r.p[j].conj(), dac)
         })
     }
 }
@@ -216,9 +210,7 @@ pub(crate) type Vjp<T> = Box<dyn Fn(Vec<Complex<T>>, &mut Accum<'_, T>)>;
 pub(crate) struct Extra<T: Real> {
     /// The op's name, for errors and the picture of the graph.
     pub name: &'static str,
-    /// The value of a scalar-valued closure node (0 for array nodes).
-    pub scalar: Complex<T>,
-    /// The array value (`None` for a scalar-valued closure node, whose value is `scalar`).
+    /// The array value (`None` for a scalar-valued closure node, whose value is in its record).
     pub value: Option<Values<T>>,
     pub shape: Rc<[usize]>,
     pub inputs: Vec<u32>,
@@ -230,7 +222,7 @@ pub(crate) struct Extra<T: Real> {
 /// Where a closure node's VJP adds the conjugate cotangents of its inputs.
 pub struct Accum<'a, T: Real> {
     inputs: &'a [u32],
-    nodes: &'a [Node],
+    recs: &'a [Rec<T>],
     extras: &'a [Extra<T>],
     scalars: &'a mut [Complex<T>],
     arrays: &'a mut [Option<Vec<Complex<T>>>],
@@ -245,7 +237,7 @@ impl<'a, T: Real> Accum<'a, T> {
     /// depend on any leaf and needs no adjoint.
     pub(crate) fn array(&mut self, k: usize) -> Option<&mut [Complex<T>]> {
         let id = self.inputs[k] as usize;
-        let node = &self.nodes[id];
+        let node = &self.recs[id].node;
         if !node.grad {
             return None;
         }
@@ -265,7 +257,7 @@ impl<'a, T: Real> Accum<'a, T> {
 
     /// The adjoint of array input `k` if it exists already (a share has been added into it).
     pub(crate) fn existing_array(&mut self, k: usize) -> Option<&mut [Complex<T>]> {
-        let node = &self.nodes[self.inputs[k] as usize];
+        let node = &self.recs[self.inputs[k] as usize].node;
         if !node.grad {
             return None;
         }
@@ -284,17 +276,17 @@ impl<'a, T: Real> Accum<'a, T> {
 
     /// Whether input `k` needs an adjoint (it depends on a leaf).
     pub(crate) fn wants(&self, k: usize) -> bool {
-        self.nodes[self.inputs[k] as usize].grad
+        self.recs[self.inputs[k] as usize].node.grad
     }
 
     /// Adds `buf` into the adjoint of array input `k`; when that adjoint does not exist yet, `buf`
     /// becomes it (no copy, no allocation).
     pub(crate) fn give(&mut self, k: usize, buf: Vec<Complex<T>>) {
         let id = self.inputs[k] as usize;
-        if !self.nodes[id].grad {
+        if !self.recs[id].node.grad {
             return;
         }
-        let e = self.nodes[id].at as usize;
+        let e = self.recs[id].node.at as usize;
         match &mut self.arrays[e] {
             Some(g) => {
                 crate::parallel::update(g, &buf, |g, b| *g += b);
@@ -309,7 +301,7 @@ impl<'a, T: Real> Accum<'a, T> {
     /// The accumulator of scalar input `k`, or `None` when it needs no adjoint.
     pub(crate) fn scalar(&mut self, k: usize) -> Option<&mut Complex<T>> {
         let id = self.inputs[k] as usize;
-        if self.nodes[id].grad {
+        if self.recs[id].node.grad {
             Some(&mut self.scalars[id])
         } else {
             None
@@ -389,7 +381,7 @@ impl<T: Real> Tape<T> {
 
     /// The number of nodes recorded (an array op is one node).
     pub fn len(&self) -> usize {
-        self.graph.borrow().nodes.len()
+        self.graph.borrow().recs.len()
     }
 
     /// Whether nothing has been recorded.
@@ -415,58 +407,63 @@ impl<T: Real> Tape<T> {
         real: bool,
         grad: bool,
     ) -> u32 {
-        let mut g = self.graph.borrow_mut();
-        let g = &mut *g;
-        let (id, at) = g.room();
         let node = Node {
             inputs: [NONE; 2],
-            at: at as u32,
+            at: 0,
             kind,
             real,
             grad,
             name: Some(name),
         };
-        // SAFETY: `room` made room for a node and `OP_DATA` values.
-        unsafe {
-            append(&mut g.data, [value]);
-            append(&mut g.nodes, [node]);
-        }
-        id as u32
+        let zero = Complex::new(T::zero(), T::zero());
+        self.graph.borrow_mut().push(Rec {
+            node,
+            value,
+            p: [zero; 2],
+        })
     }
 
-    /// Records a node with a payload (its name, and its value if it is a scalar, in `extra`)
-    /// and returns its index.
-    pub(crate) fn push_extra(&self, kind: Kind, real: bool, extra: Extra<T>) -> u32 {
+    /// Records a node with a payload (its name in `extra`, and `value` if it is a scalar) and
+    /// returns its index.
+    pub(crate) fn push_extra(
+        &self,
+        kind: Kind,
+        value: Complex<T>,
+        real: bool,
+        extra: Extra<T>,
+    ) -> u32 {
         let mut g = self.graph.borrow_mut();
         let grad = match kind {
             Kind::ArrayLeaf => true,
             Kind::ArrayConstant => false,
-            _ => extra.inputs.iter().any(|&i| g.nodes[i as usize].grad),
+            _ => extra.inputs.iter().any(|&i| g.recs[i as usize].node.grad),
         };
-        let (id, _) = g.room();
         let e = {
             let mut extras = self.extras.borrow_mut();
             extras.push(extra);
-            // There are no more extras than nodes, so `e < LIMIT`.
             extras.len() - 1
         };
         let node = Node {
-            inputs: [NONE; 2],
+            // There are no more extras than nodes, so `e < LIMIT` once the record is pushed.
             at: e as u32,
+            inputs: [NONE; 2],
             kind,
             real,
             grad,
             name: None,
         };
-        // SAFETY: `room` made room for a node.
-        unsafe { append(&mut g.nodes, [node]) };
-        id as u32
+        let zero = Complex::new(T::zero(), T::zero());
+        g.push(Rec {
+            node,
+            value,
+            p: [zero; 2],
+        })
     }
 
     /// Records a scalar op with one or two inputs `(index, g_a, g_ā)` (constants included, so
     /// the picture of the graph shows them; `grad` says whether any input needs an adjoint).
-    /// Inlined into each op, where it is known which inputs and partials there are: one push
-    /// of the node and one of its value and partials.
+    /// Inlined into each op, where it is known which inputs and partials there are: one record
+    /// written after one capacity check.
     #[inline(always)]
     pub(crate) fn push_op(
         &self,
@@ -477,47 +474,33 @@ impl<T: Real> Tape<T> {
         parts: [Option<Part<T>>; 2],
     ) -> u32 {
         let mut g = self.graph.borrow_mut();
-        let g = &mut *g;
-        let (id, at) = g.room();
         let zero = Complex::new(T::zero(), T::zero());
+        let mut at = 0;
         // `conj(g_a)` of each input first, as the walk multiplies by it.
-        let (kind, inputs) = match parts {
-            [Some((a, da, None)), None] => {
-                // SAFETY (here and below): `room` made room for a node and `OP_DATA` values.
-                unsafe { append(&mut g.data, [value, da.conj()]) };
-                (Kind::Unary, [a, NONE])
-            }
-            [Some((a, da, Some(dac))), None] => {
-                unsafe { append(&mut g.data, [value, da.conj(), dac]) };
-                (Kind::UnaryConj, [a, NONE])
-            }
+        let (kind, inputs, p) = match parts {
+            [Some((a, da, None)), None] => (Kind::Unary, [a, NONE], [da.conj(), zero]),
+            [Some((a, da, Some(dac))), None] => (Kind::UnaryConj, [a, NONE], [da.conj(), dac]),
             [Some((a, da, None)), Some((b, db, None))] => {
-                unsafe { append(&mut g.data, [value, da.conj(), db.conj()]) };
-                (Kind::Binary, [a, b])
+                (Kind::Binary, [a, b], [da.conj(), db.conj()])
             }
             [Some((a, da, dac)), Some((b, db, dbc))] => {
-                let vals = [
-                    value,
-                    da.conj(),
-                    db.conj(),
-                    dac.unwrap_or(zero),
-                    dbc.unwrap_or(zero),
-                ];
-                unsafe { append(&mut g.data, vals) };
-                (Kind::BinaryConj, [a, b])
+                // Counted in pairs: there are fewer pairs than nodes, so `at < LIMIT`.
+                at = (g.conj.len() / 2) as u32;
+                g.conj.push(dac.unwrap_or(zero));
+                g.conj.push(dbc.unwrap_or(zero));
+                (Kind::BinaryConj, [a, b], [da.conj(), db.conj()])
             }
             [None, _] => unreachable!("a scalar op records its first input first"),
         };
         let node = Node {
             inputs,
-            at: at as u32,
+            at,
             kind,
             real,
             grad,
             name: Some(name),
         };
-        unsafe { append(&mut g.nodes, [node]) };
-        id as u32
+        g.push(Rec { node, value, p })
     }
 
     /// An empty buffer with room for `n` elements, from this thread's pool when one fits.
@@ -531,7 +514,7 @@ impl<T: Real> Tape<T> {
     }
 
     pub(crate) fn node(&self, id: u32) -> NodeInfo {
-        let n = self.graph.borrow().nodes[id as usize];
+        let n = self.graph.borrow().recs[id as usize].node;
         NodeInfo {
             kind: n.kind,
             real: n.real,
@@ -549,7 +532,7 @@ impl<T: Real> Tape<T> {
     /// `∂L/∂b̄` of every scalar node and of every array leaf.
     pub(crate) fn walk(&self, out: u32, seed: Complex<T>) -> Adjoints<T> {
         let g = self.graph.borrow();
-        let (nodes, data) = (&g.nodes[..], &g.data[..]);
+        let (recs, conj) = (&g.recs[..], &g.conj[..]);
         let extras = self.extras.borrow();
         let zero = Complex::new(T::zero(), T::zero());
         let n = out as usize + 1;
@@ -562,13 +545,13 @@ impl<T: Real> Tape<T> {
         let mut i = n;
         while i > 0 {
             i -= 1;
-            let node = &nodes[i];
+            let node = &recs[i].node;
             if !node.grad {
                 continue;
             }
             match node.kind {
                 Kind::Unary | Kind::UnaryConj | Kind::Binary | Kind::BinaryConj => {
-                    i = op_run_best(nodes, data, &mut scalars, i);
+                    i = op_run_best(recs, conj, &mut scalars, i);
                 }
                 Kind::Vjp => {
                     let x = &extras[node.at as usize];
@@ -592,7 +575,7 @@ impl<T: Real> Tape<T> {
                     };
                     let mut acc = Accum {
                         inputs: &x.inputs,
-                        nodes,
+                        recs,
                         extras: &extras,
                         scalars: &mut scalars,
                         arrays: &mut arrays,
@@ -621,8 +604,8 @@ impl<T: Real> Tape<T> {
     pub fn memory(&self) -> MemoryUsage {
         let elem = core::mem::size_of::<Complex<T>>();
         let g = self.graph.borrow();
-        let graph = g.nodes.len() * core::mem::size_of::<Node>()
-            + g.data.len() * elem
+        let graph = g.recs.len() * core::mem::size_of::<Rec<T>>()
+            + g.conj.len() * elem
             + self.extras.borrow().len() * core::mem::size_of::<Extra<T>>();
         let mut seen = std::collections::HashSet::new();
         let values = self
@@ -662,6 +645,41 @@ impl<T: Real> Tape<T> {
     }
 }
 
+/// `n + a·c.re + b.im·c.im`, the share of an edge added into an adjoint `n`: the map
+/// `c ↦ conj(g_a) c + g_ā c̄` of an edge is real-linear, `a` and `b` are its columns
+/// ([`columns`]). With `FMA`, two fused multiply-adds per part: the chain of adjoints along a
+/// long expression waits for two of them per link, rather than a product and two sums.
+#[inline(always)]
+fn share<T: Real, const FMA: bool>(
+    n: Complex<T>,
+    a: Complex<T>,
+    b: Complex<T>,
+    c: Complex<T>,
+) -> Complex<T> {
+    if FMA {
+        Complex::new(
+            b.re.mul_add(c.im, a.re.mul_add(c.re, n.re)),
+            a.im.mul_add(c.re, b.im.mul_add(c.im, n.im)),
+        )
+    } else {
+        Complex::new(
+            n.re + (a.re * c.re + b.re * c.im),
+            n.im + (a.im * c.re + b.im * c.im),
+        )
+    }
+}
+
+/// The columns `(a, b)` of the real-linear map `c ↦ p c + q c̄` (`p = conj(g_a)`, `q = g_ā`):
+/// its values at `c = 1` and `c = i`. For a holomorphic edge (`q = 0`), `b = i p`, and
+/// [`share`] computes `n + p c` with the same roundings as the complex product.
+#[inline(always)]
+fn columns<T: Real>(p: Complex<T>, q: Option<Complex<T>>) -> (Complex<T>, Complex<T>) {
+    match q {
+        None => (p, Complex::new(-p.im, p.re)),
+        Some(q) => (p + q, Complex::new(q.im - p.im, p.re - q.re)),
+    }
+}
+
 /// The backward walk through a run of scalar ops that ends at node `i` (an op that needs an
 /// adjoint): adds each op's shares into the adjoints of its inputs, going back as long as the
 /// node before is an op that needs one too. Returns the index of the first op of the run.
@@ -670,61 +688,62 @@ impl<T: Real> Tape<T> {
 /// then does not wait for a store-to-load round trip through `scalars` at every link. What goes
 /// to node `i − 1` is summed in `next`, in the same order as through `scalars`.
 #[inline(always)]
-fn op_run<T: Real>(
-    nodes: &[Node],
-    data: &[Complex<T>],
+fn op_run<T: Real, const FMA: bool>(
+    recs: &[Rec<T>],
+    conj: &[Complex<T>],
     scalars: &mut [Complex<T>],
     mut i: usize,
 ) -> usize {
-    assert!(i < nodes.len() && i < scalars.len() && nodes[i].kind.is_op());
+    assert!(i < recs.len() && i < scalars.len() && recs[i].node.kind.is_op());
     let zero = Complex::new(T::zero(), T::zero());
     let s = scalars.as_mut_ptr();
     // SAFETY, for every unchecked access below. The tape records an op only with inputs it
     // recorded before (a `Var` is an index into its own tape: ops between two tapes panic, and
     // `Tape::clear` needs `&mut`, so no `Var` outlives it), so an op's inputs and `i − 1` are
-    // below `i`, which is below `nodes.len()` and `scalars.len()` (asserted above; `i` only
-    // decreases). `push_op` wrote an op's value and all of its partials (`kind` says how
-    // many) to `data[at..]`, so those reads are within `data`.
+    // below `i`, which is below `recs.len()` and `scalars.len()` (asserted above; `i` only
+    // decreases). `push_op` wrote the pair of `g_ā, g_b̄` of a binary non-holomorphic op to
+    // `conj[2 at..]`.
     let at = |k: u32| -> *mut Complex<T> { unsafe { s.add(k as usize) } };
     let mut c = unsafe { *at(i as u32) };
     loop {
-        let node = unsafe { *nodes.get_unchecked(i) };
+        let r = unsafe { recs.get_unchecked(i) };
+        let node = r.node;
         let [a, b] = node.inputs;
         debug_assert!((a as usize) < i && (b == NONE || (b as usize) < i));
         let prev = i - 1;
         let mut next = unsafe { *at(prev as u32) };
         if c != zero {
-            // c_a += conj(g_a) c_b + g_ā conj(c_b), `conj(g_a)` as stored. A macro, not a
-            // closure, and a select of values rather than an `if`/`else` of two adds: either of
-            // those leads the compiler to add through a selected pointer, keeping `next` in
-            // memory.
+            // Into the adjoint of input `$a`: `next` when that is node `i − 1`, else through
+            // `scalars`. Selects of values rather than an `if`/`else` of two adds, which leads the
+            // compiler to add through a selected pointer and keep `next` in memory.
             macro_rules! add {
-                ($a:expr, $t:expr) => {{
-                    let t = $t;
+                ($a:expr, $cols:expr) => {{
+                    let (ca, cb) = $cols;
                     let hit = $a as usize == prev;
-                    next = if hit { next + t } else { next };
+                    let old = unsafe { *at($a) };
+                    let new = share::<T, FMA>(if hit { next } else { old }, ca, cb, c);
+                    next = if hit { new } else { next };
                     if !hit {
-                        unsafe { *at($a) += t };
+                        unsafe { *at($a) = new };
                     }
                 }};
             }
-            let p = |k: usize| unsafe { *data.get_unchecked(node.at as usize + 1 + k) };
             match node.kind {
-                Kind::Unary => add!(a, p(0) * c),
-                Kind::UnaryConj => add!(a, p(0) * c + p(1) * c.conj()),
+                Kind::Unary => add!(a, columns(r.p[0], None)),
+                Kind::UnaryConj => add!(a, columns(r.p[0], Some(r.p[1]))),
                 Kind::Binary => {
-                    add!(a, p(0) * c);
-                    add!(b, p(1) * c);
+                    add!(a, columns(r.p[0], None));
+                    add!(b, columns(r.p[1], None));
                 }
                 _ => {
-                    let cc = c.conj();
-                    add!(a, p(0) * c + p(2) * cc);
-                    add!(b, p(1) * c + p(3) * cc);
+                    let q = |k: usize| unsafe { *conj.get_unchecked(2 * node.at as usize + k) };
+                    add!(a, columns(r.p[0], Some(q(0))));
+                    add!(b, columns(r.p[1], Some(q(1))));
                 }
             }
             unsafe { *at(prev as u32) = next };
         }
-        let p = unsafe { nodes.get_unchecked(prev) };
+        let p = unsafe { &recs.get_unchecked(prev).node };
         if !(p.grad && p.kind.is_op()) {
             return i;
         }
@@ -733,54 +752,50 @@ fn op_run<T: Real>(
     }
 }
 
-/// [`op_run`] compiled for AVX2: the three-operand forms of the vector instructions save the
-/// register copies of the complex products, which made the walk 5–12% faster on the scalar
-/// bench (`benches/reverse.rs`, `scalar_1e5_ops`). The arithmetic, and so every result, is the
-/// same: no fused multiply-adds.
+/// [`op_run`] compiled for AVX2 and FMA: the three-operand forms of the vector instructions save
+/// the register copies of the complex products, and fused multiply-adds shorten the chain of
+/// adjoints (see [`share`]). The fused roundings make results differ from those of the generic
+/// build in the last bits.
 ///
 /// # Safety
-/// The CPU must support AVX2.
+/// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn op_run_avx2<T: Real>(
-    nodes: &[Node],
-    data: &[Complex<T>],
+#[target_feature(enable = "avx2,fma")]
+unsafe fn op_run_fma<T: Real>(
+    recs: &[Rec<T>],
+    conj: &[Complex<T>],
     scalars: &mut [Complex<T>],
     i: usize,
 ) -> usize {
-    op_run(nodes, data, scalars, i)
+    op_run::<T, true>(recs, conj, scalars, i)
 }
 
-/// [`op_run`], for AVX2 where the CPU has it (detected at run time; std caches the answer).
+/// [`op_run`], with fused multiply-adds where the CPU has AVX2 and FMA (detected at run time;
+/// std caches the answer).
 fn op_run_best<T: Real>(
-    nodes: &[Node],
-    data: &[Complex<T>],
+    recs: &[Rec<T>],
+    conj: &[Complex<T>],
     scalars: &mut [Complex<T>],
     i: usize,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, just checked.
-        return unsafe { op_run_avx2(nodes, data, scalars, i) };
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, just checked.
+        return unsafe { op_run_fma(recs, conj, scalars, i) };
     }
-    op_run(nodes, data, scalars, i)
+    op_run::<T, false>(recs, conj, scalars, i)
 }
 
 /// The value and name of node `id`.
 pub(crate) fn info_of<T: Real>(g: &Graph<T>, extras: &[Extra<T>], id: u32) -> Info<T> {
-    let n = g.nodes[id as usize];
-    match n.name {
-        Some(name) => Info {
-            value: g.data[n.at as usize],
-            name: name.as_str(),
-        },
-        None => {
-            let x = &extras[n.at as usize];
-            Info {
-                value: x.scalar,
-                name: x.name,
-            }
-        }
+    let r = &g.recs[id as usize];
+    let name = match r.node.name {
+        Some(name) => name.as_str(),
+        None => extras[r.node.at as usize].name,
+    };
+    Info {
+        value: r.value,
+        name,
     }
 }
 
@@ -948,13 +963,13 @@ impl MemoryUsage {
 
 #[cfg(test)]
 mod tests {
-    use super::{grow_to, op_run, Tape};
+    use super::{grow_to, op_run, op_run_best, Tape};
     use num_complex::Complex64 as C;
 
     /// Every kind of scalar op, holomorphic and not, unary and binary, with inputs next to the
-    /// op and far from it; the walk of one run of ops over all of them.
+    /// op and far from it; the walk of one run of ops over all of them, in both builds.
     #[test]
-    fn the_walk_of_a_run_covers_every_kind_of_op_and_the_avx2_build_gives_the_same_bits() {
+    fn the_walk_of_a_run_covers_every_kind_of_op_and_both_builds_agree() {
         let tape: Tape = Tape::new();
         let z = tape.var(C::new(0.3, -0.7));
         let w = tape.var(C::new(1.1, 0.4));
@@ -970,35 +985,33 @@ mod tests {
                 (x.value().conj(), C::new(0.0, 0.0)),
                 (C::new(0.0, 0.0), v),
             );
+            // Keeps |x| near 1, so that no adjoint vanishes.
+            x = x / (x.norm() + 0.1);
             if k % 7 == 0 {
-                x = x.sin() / (x.norm() + 1.0);
+                x = x.sin() + z;
             }
         }
         let loss = x.norm_sqr();
         let g = tape.graph.borrow();
         let n = loss.id as usize + 1;
-        let mut a = vec![C::new(0.0, 0.0); n];
-        a[n - 1] = C::new(0.5, 0.0);
-        #[allow(unused_mut)]
-        let mut b = a.clone();
+        let mut seeded = vec![C::new(0.0, 0.0); n];
+        seeded[n - 1] = C::new(0.5, 0.0);
+        let (mut plain, mut best) = (seeded.clone(), seeded.clone());
         // The run goes back to the first op, just after the two leaves.
-        assert_eq!(op_run(&g.nodes, &g.data, &mut a, n - 1), 2);
+        assert_eq!(op_run::<f64, false>(&g.recs, &g.conj, &mut plain, n - 1), 2);
+        assert_eq!(op_run_best(&g.recs, &g.conj, &mut best, n - 1), 2);
         drop(g);
+        // `backward` walks with the best build for this CPU.
         let gr = loss.backward();
-        assert_eq!(gr.dzbar(&z), a[0]);
-        assert_eq!(gr.dzbar(&w), a[1]);
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            let g = tape.graph.borrow();
-            // SAFETY: the CPU supports AVX2.
-            unsafe { super::op_run_avx2(&g.nodes, &g.data, &mut b, n - 1) };
-            let bits = |v: &[C]| {
-                v.iter()
-                    .map(|c| (c.re.to_bits(), c.im.to_bits()))
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(bits(&a), bits(&b));
+        assert_eq!(gr.dzbar(&z), best[0]);
+        assert_eq!(gr.dzbar(&w), best[1]);
+        // The generic and the fused builds agree to rounding (they are the same build without
+        // FMA).
+        for k in 0..n {
+            let (p, b) = (plain[k], best[k]);
+            assert!((p - b).norm() <= 1e-13 * p.norm().max(1e-300), "node {k}: {p} vs {b}");
         }
+        assert!(plain[0].norm() > 1e-3 && plain[1].norm() > 1e-3);
     }
 
     #[test]
