@@ -82,6 +82,7 @@ pub(crate) struct Node {
 // Keep the node at 16 bytes, and a record of `f64`s at one cache line's worth.
 const _: () = assert!(core::mem::size_of::<Node>() == 16);
 const _: () = assert!(core::mem::size_of::<Rec<f64>>() == 64);
+const _: () = assert!(core::mem::size_of::<Rec<f32>>() == 40);
 
 /// One node of the tape, with its scalar value and the partials of a scalar op: a fixed-size
 /// record, so that recording an op is one capacity check and one write, and the walk finds an
@@ -321,10 +322,17 @@ impl<'a, T: Real> Accum<'a, T> {
 /// reverse, each edge adding its share into the adjoint of its input. Every method takes `&self`:
 /// values borrow the tape, and leaves and ops may be added after a backward pass.
 ///
-/// Memory: a scalar op is one 16-byte record, 16 bytes of value and 16 bytes per input for its
-/// partials (32 for a non-holomorphic op) (`f64`); an array op holds
-/// its output array (its reverse rule re-evaluates the rules table at the input values rather
-/// than storing partials); real array leaves and constants are stored as real numbers. When a tape is dropped or [`clear`](Self::clear)ed, and when a
+/// Memory: a scalar node is one 64-byte record (`f64`; 40 bytes for `f32`) holding its inputs,
+/// its value and up to two partials, after one capacity check and with no allocation; a binary
+/// op that is not holomorphic (`chain2`) keeps its two `g_ā` partials in 32 more bytes. An array
+/// op holds its output array (its reverse rule re-evaluates the rules table at the input values
+/// rather than storing partials); real array leaves and constants are stored as real numbers.
+///
+/// The backward walk of scalar ops uses fused multiply-adds on x86-64 CPUs that have AVX2 and
+/// FMA (detected at run time), so gradients can differ in the last bits from those computed on
+/// a CPU without them; on one machine they are the same from run to run.
+///
+/// When a tape is dropped or [`clear`](Self::clear)ed, and when a
 /// [`Gradients`] is dropped, their buffers are kept for the next tape on the same thread (at
 /// most 32 array buffers and 1 GiB per float type, plus one set of node vectors), so a loss
 /// rebuilt every iteration does not map fresh memory each time;
@@ -648,7 +656,11 @@ impl<T: Real> Tape<T> {
 /// `n + a·c.re + b.im·c.im`, the share of an edge added into an adjoint `n`: the map
 /// `c ↦ conj(g_a) c + g_ā c̄` of an edge is real-linear, `a` and `b` are its columns
 /// ([`columns`]). With `FMA`, two fused multiply-adds per part: the chain of adjoints along a
-/// long expression waits for two of them per link, rather than a product and two sums.
+/// long expression waits for two of them per link, rather than a product and two sums. Their
+/// order is chosen so that a holomorphic edge (`b = i a`) gives exactly `i` times its share
+/// for `i c`, as the unfused product does: the walks of `Re f` and `Im f` then agree exactly
+/// where they should, and a derivative that is zero (`∂f/∂z̄` of a holomorphic `f`) comes out
+/// exactly zero rather than as rounding.
 #[inline(always)]
 fn share<T: Real, const FMA: bool>(
     n: Complex<T>,
@@ -1009,7 +1021,10 @@ mod tests {
         // FMA).
         for k in 0..n {
             let (p, b) = (plain[k], best[k]);
-            assert!((p - b).norm() <= 1e-13 * p.norm().max(1e-300), "node {k}: {p} vs {b}");
+            assert!(
+                (p - b).norm() <= 1e-13 * p.norm().max(1e-300),
+                "node {k}: {p} vs {b}"
+            );
         }
         assert!(plain[0].norm() > 1e-3 && plain[1].norm() > 1e-3);
     }
