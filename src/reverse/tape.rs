@@ -653,7 +653,7 @@ impl<T: Real> Tape<T> {
     }
 }
 
-/// `n + a·c.re + b.im·c.im`, the share of an edge added into an adjoint `n`: the map
+/// `n + a·c.re + b·c.im`, the share of an edge added into an adjoint `n`: the map
 /// `c ↦ conj(g_a) c + g_ā c̄` of an edge is real-linear, `a` and `b` are its columns
 /// ([`columns`]). With `FMA`, two fused multiply-adds per part: the chain of adjoints along a
 /// long expression waits for two of them per link, rather than a product and two sums. Their
