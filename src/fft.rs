@@ -170,6 +170,12 @@ pub fn adjoint(dir: Direction, norm: Norm) -> (Direction, Norm) {
 const BATCH_ELEMS: usize = 1 << 15;
 /// Fewest lines gathered per batch when there are that many, so reads stay cache-line friendly.
 const MIN_BATCH_LINES: usize = 8;
+/// Lines at least this long are gathered [`PAD`] elements apart and transformed one call each.
+const PAD_FROM: usize = 128;
+/// Elements between gathered lines: with lines back to back, lines of a power-of-two length sit
+/// a power-of-two stride apart, so the gather's writes to one element of each line (and the
+/// scatter's reads) all fall in the same few sets of the cache and evict each other.
+const PAD: usize = 8;
 /// A parallel pass is split into at least this many tasks per thread when the lines allow it, so
 /// that a thread slowed down by other work does not hold up the others.
 #[cfg(feature = "parallel")]
@@ -180,7 +186,6 @@ const TASKS_PER_THREAD: usize = 4;
 struct Buffers<T> {
     scratch: Vec<Complex<T>>,
     lines: Vec<Complex<T>>,
-    out: Vec<Complex<T>>,
 }
 
 impl<T> Default for Buffers<T> {
@@ -188,14 +193,13 @@ impl<T> Default for Buffers<T> {
         Buffers {
             scratch: Vec::new(),
             lines: Vec::new(),
-            out: Vec::new(),
         }
     }
 }
 
 impl<T> Buffers<T> {
     fn capacity(&self) -> usize {
-        self.scratch.capacity() + self.lines.capacity() + self.out.capacity()
+        self.scratch.capacity() + self.lines.capacity()
     }
 }
 
@@ -491,8 +495,8 @@ impl<T: Real> FftPlans<T> {
     }
 
     /// An axis of length `n` with element stride `stride > 1`: gather batches of lines into a
-    /// contiguous buffer, transform the batch in one call, scatter back (scaled by `scale`, if
-    /// any). For a large array, the batches are the tasks. (Against rows, transpose, rows,
+    /// buffer (lines of [`PAD_FROM`] elements or more [`PAD`] elements apart), transform them in
+    /// place, scatter back (scaled by `scale`, if any). For a large array, the batches are the tasks. (Against rows, transpose, rows,
     /// transpose back, this measured faster at 1024², on one thread and on two: `fft2_1024x1024`
     /// in `benches/reverse.rs`.)
     fn strided_pass(
@@ -518,7 +522,8 @@ impl<T: Real> FftPlans<T> {
                 .max(MIN_BATCH_LINES.min(stride));
         }
         let per_block = stride.div_ceil(batch);
-        let need = fft.get_outofplace_scratch_len();
+        let need = fft.get_inplace_scratch_len();
+        let pitch = if n >= PAD_FROM { n + PAD } else { n };
         let data = Shared::new(data);
         // The lines are read from `src` when there is one, else from `data`.
         let from = src.map_or(data, Shared::reading);
@@ -528,10 +533,8 @@ impl<T: Real> FftPlans<T> {
             let b = batch.min(stride - c0);
             let bufs = &mut lease.bufs;
             ensure_len(&mut bufs.scratch, need);
-            ensure_len(&mut bufs.lines, batch * n);
-            ensure_len(&mut bufs.out, batch * n);
-            let lines = &mut bufs.lines[..b * n];
-            let out = &mut bufs.out[..b * n];
+            ensure_len(&mut bufs.lines, batch * pitch);
+            let lines = &mut bufs.lines[..b * pitch];
             let cols = Columns {
                 data,
                 base: block * n * stride,
@@ -543,13 +546,21 @@ impl<T: Real> FftPlans<T> {
             let read = Columns { data: from, ..cols };
             // SAFETY: tasks are distinct `(block, c0)` pairs, so no two touch the same element,
             // and nothing else uses `data` during the pass; `src` is only read.
-            unsafe { read.gather(lines) };
-            fft.process_outofplace_with_scratch(lines, out, &mut bufs.scratch[..need]);
+            unsafe { read.gather(lines, pitch) };
+            // In place: one buffer of lines, not two, stays in the cache.
+            let scratch = &mut bufs.scratch[..need];
+            if pitch == n {
+                fft.process_with_scratch(lines, scratch);
+            } else {
+                for l in lines.chunks_exact_mut(pitch) {
+                    fft.process_with_scratch(&mut l[..n], scratch);
+                }
+            }
             // SAFETY: as for the gather.
             unsafe {
                 match scale {
-                    None => cols.scatter(out, |z| z),
-                    Some(s) => cols.scatter(out, |z| z.scale(s)),
+                    None => cols.scatter(lines, pitch, |z| z),
+                    Some(s) => cols.scatter(lines, pitch, |z| z.scale(s)),
                 }
             }
         };
@@ -686,19 +697,19 @@ impl<'a, T: Copy> Columns<'a, T> {
         }
     }
 
-    /// Copies the lines into `lines` (`b × n`, row-major): `lines[j*n + k] = row(k)[j]`. Rows are
-    /// read contiguously, [`TILE`] at a time.
+    /// Copies the lines into `lines`, line `j` at `j·pitch` (`pitch ≥ n`): `lines[j*pitch + k] =
+    /// row(k)[j]`. Rows are read contiguously, [`TILE`] at a time.
     ///
     /// # Safety
     /// Nothing else may use these elements of the array meanwhile.
-    unsafe fn gather(self, lines: &mut [T]) {
+    unsafe fn gather(self, lines: &mut [T], pitch: usize) {
         let n = self.n;
         // SAFETY: the caller's promise; the rows are only read.
         let row = |k: usize| -> &'a [T] { unsafe { self.row_ref(k) } };
         let mut k = 0;
         while k + TILE <= n {
             let (r0, r1, r2, r3) = (row(k), row(k + 1), row(k + 2), row(k + 3));
-            for (j, line) in lines.chunks_exact_mut(n).enumerate() {
+            for (j, line) in lines.chunks_exact_mut(pitch).enumerate() {
                 let d = &mut line[k..k + TILE];
                 d[0] = r0[j];
                 d[1] = r1[j];
@@ -708,18 +719,18 @@ impl<'a, T: Copy> Columns<'a, T> {
             k += TILE;
         }
         for k in k..n {
-            for (line, &v) in lines.chunks_exact_mut(n).zip(row(k)) {
+            for (line, &v) in lines.chunks_exact_mut(pitch).zip(row(k)) {
                 line[k] = v;
             }
         }
     }
 
     /// The inverse of [`gather`](Self::gather), applying `f` on the way: `row(k)[j] =
-    /// f(lines[j*n + k])`. Rows are written contiguously, [`TILE`] at a time.
+    /// f(lines[j*pitch + k])`. Rows are written contiguously, [`TILE`] at a time.
     ///
     /// # Safety
     /// As [`gather`](Self::gather).
-    unsafe fn scatter(self, lines: &[T], f: impl Fn(T) -> T) {
+    unsafe fn scatter(self, lines: &[T], pitch: usize, f: impl Fn(T) -> T) {
         let n = self.n;
         let mut k = 0;
         while k + TILE <= n {
@@ -732,7 +743,7 @@ impl<'a, T: Copy> Columns<'a, T> {
                     self.row(k + 3),
                 )
             };
-            for (j, line) in lines.chunks_exact(n).enumerate() {
+            for (j, line) in lines.chunks_exact(pitch).enumerate() {
                 let src = &line[k..k + TILE];
                 r0[j] = f(src[0]);
                 r1[j] = f(src[1]);
@@ -744,7 +755,7 @@ impl<'a, T: Copy> Columns<'a, T> {
         for k in k..n {
             // SAFETY: the caller's promise.
             let row = unsafe { self.row(k) };
-            for (d, line) in row.iter_mut().zip(lines.chunks_exact(n)) {
+            for (d, line) in row.iter_mut().zip(lines.chunks_exact(pitch)) {
                 *d = f(line[k]);
             }
         }
