@@ -1123,6 +1123,31 @@ mod tests {
     }
 
     #[test]
+    fn padded_strided_lines_match_row_transform_of_transpose() {
+        // Lines of `PAD_FROM` elements or more are gathered `PAD` apart and transformed one at a
+        // time: several batches and a partial one (130 × 300), one batch narrower than the
+        // batch size (256 × 40), both directions, in place and from a source.
+        for (r, c) in [(130, 300), (256, 40)] {
+            assert!(r >= super::PAD_FROM);
+            let x = rand_vec(r * c, 12);
+            let plans = FftPlans::<f64>::new();
+            for dir in DIRS {
+                let mut got = x.clone();
+                plans.transform(&mut got, &[r, c], &[0], dir, Norm::Ortho);
+                let mut from = vec![C::new(0.0, 0.0); r * c];
+                plans.transform_outofplace(&x, &mut from, &[r, c], &[0], dir, Norm::Ortho);
+                let mut t = vec![C::new(0.0, 0.0); r * c];
+                transpose::transpose(&x, &mut t, c, r);
+                plans.transform(&mut t, &[c, r], &[1], dir, Norm::Ortho);
+                let mut want = vec![C::new(0.0, 0.0); r * c];
+                transpose::transpose(&t, &mut want, r, c);
+                assert!(max_rel_err(&got, &want) < 1e-14, "{r}×{c} {dir:?}");
+                assert_eq!(got, from, "{r}×{c} {dir:?}: in place vs from a source");
+            }
+        }
+    }
+
+    #[test]
     fn repeated_axis_counts_twice() {
         let plans = FftPlans::<f64>::new();
         let x = rand_vec(12, 5);
