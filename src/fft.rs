@@ -496,9 +496,9 @@ impl<T: Real> FftPlans<T> {
 
     /// An axis of length `n` with element stride `stride > 1`: gather batches of lines into a
     /// buffer (lines of [`PAD_FROM`] elements or more [`PAD`] elements apart), transform them in
-    /// place, scatter back (scaled by `scale`, if any). For a large array, the batches are the tasks. (Against rows, transpose, rows,
-    /// transpose back, this measured faster at 1024², on one thread and on two: `fft2_1024x1024`
-    /// in `benches/reverse.rs`.)
+    /// place, scatter back (scaled by `scale`, if any). For a large array, the batches are the
+    /// tasks. (Against rows, transpose, rows, transpose back, this measured faster at 1024², on
+    /// one thread and on two: `fft2_1024x1024` in `benches/reverse.rs`.)
     fn strided_pass(
         &self,
         src: Option<&[Complex<T>]>,
