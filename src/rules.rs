@@ -464,42 +464,43 @@ pub fn powc<T: Real>(a: Complex<T>, b: Complex<T>) -> Binary<T> {
     }
 }
 
-/// Declares [`Name`] from a list of `variant => "name"`.
+/// Declares [`Name`] from a list of variants, each written as its name unless a `=> "name"`
+/// follows it.
 macro_rules! names {
-    ($($v:ident => $s:literal),* $(,)?) => {
+    (@str $v:ident) => { stringify!($v) };
+    (@str $v:ident $s:literal) => { $s };
+    ($($v:ident $(=> $s:literal)?),* $(,)?) => {
         /// The name of a scalar operation, as a tape records it (one byte per op instead of a
         /// string) and shows it in errors and in the picture of the graph.
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(u8)]
         pub(crate) enum Name {
-            $(#[doc = $s] $v),*
+            $(#[doc = names!(@str $v $($s)?)] $v),*
         }
 
         impl Name {
             /// The name as written in errors and in the picture of the graph.
             pub(crate) fn as_str(self) -> &'static str {
                 match self {
-                    $(Name::$v => $s),*
+                    $(Name::$v => names!(@str $v $($s)?)),*
                 }
             }
         }
     };
 }
 
+// The unary ops repeat `unary_methods!`'s list: an op missing here does not compile there.
 names! {
-    conj => "conj", re => "re", im => "im", norm => "norm", norm_sqr => "norm_sqr", arg => "arg",
-    inv => "inv", exp => "exp", ln => "ln", sqrt => "sqrt", cbrt => "cbrt", cis => "cis",
-    sin => "sin", cos => "cos", tan => "tan", sinh => "sinh", cosh => "cosh", tanh => "tanh",
-    asin => "asin", acos => "acos", atan => "atan", asinh => "asinh", acosh => "acosh",
-    atanh => "atanh", neg => "neg", powi => "powi", powf => "powf", powc => "powc", add => "add",
-    sub => "sub", mul => "mul", div => "div", chain => "chain", chain_real => "chain_real",
-    chain2 => "chain2", var => "var", real_var => "real var", constant => "constant",
+    conj, re, im, norm, norm_sqr, arg, inv, exp, ln, sqrt, cbrt, cis, sin, cos, tan, sinh, cosh,
+    tanh, asin, acos, atan, asinh, acosh, atanh, neg, powi, powf, powc, add, sub, mul, div, chain,
+    chain_real, chain2, var, real_var => "real var", constant,
 }
 
 /// Writes one method per unary rule of this table (`conj`, `re`, …, `atanh`) on a value type that
 /// has `fn apply_rule(self, name: Name, rule) -> Self`. `by_value` gives `fn exp(self)`, `by_ref` gives
-/// `fn exp(&self)`; the list of operations lives here, beside the rules, and nowhere else.
+/// `fn exp(&self)`; the list of operations lives here, beside the rules (and, as names only, in
+/// [`Name`], which the methods use: an op missing there does not compile).
 macro_rules! unary_methods {
     ($mode:ident) => {
         $crate::rules::unary_methods!(@def $mode, conj, "Complex conjugate `ā`; not holomorphic: `(g_a, g_ā) = (0, 1)`.");
