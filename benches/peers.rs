@@ -9,8 +9,9 @@
 //! one table. Benchmark ids are `peers/<workload>/<size>`; criterion writes each median to
 //! `$CARGO_TARGET_DIR/criterion/peers/<workload>/<size>/new/estimates.json`.
 //!
-//! Everything runs on one thread: the crate has no threading yet (criterion is built without
-//! rayon), so the "2 threads" runs of `run.sh` only widen the CPU affinity.
+//! Threads: `run.sh` sets `RAYON_NUM_THREADS`, which sizes the pool of the crate's `parallel`
+//! feature (the FFT passes and the fused elementwise passes of arrays of 2¹⁵ elements and more)
+//! and of `scalar_dual_lanes`'s blocks.
 //!
 //! # Data
 //!
@@ -183,8 +184,9 @@ struct Gp {
     dx: f64,
     /// Shared with the tape, as `Phase::u`.
     psi: std::rc::Rc<Vec<C>>,
-    v: Vec<f64>,
-    k2: Vec<f64>,
+    /// Shared likewise (constants, as JAX's jit and PyTorch hold them).
+    v: std::rc::Rc<Vec<f64>>,
+    k2: std::rc::Rc<Vec<f64>>,
 }
 
 impl Gp {
@@ -192,7 +194,7 @@ impl Gp {
         let n = GP_N;
         let dx = GP_L / n as f64;
         let x: Vec<f64> = (0..n).map(|j| -GP_L / 2.0 + j as f64 * dx).collect();
-        let v = x.iter().map(|x| x * x / 2.0).collect();
+        let v = std::rc::Rc::new(x.iter().map(|x| x * x / 2.0).collect());
         // k = 2π·fftfreq(n, dx): j/(n dx) for j < n/2, (j − n)/(n dx) after.
         let k2 = (0..n)
             .map(|j| {
@@ -205,6 +207,7 @@ impl Gp {
                 k * k / 2.0
             })
             .collect();
+        let k2 = std::rc::Rc::new(k2);
         let norm = std::f64::consts::PI.powf(-0.25);
         let psi = x
             .iter()
@@ -254,7 +257,7 @@ impl Gp {
         self.psi
             .iter()
             .zip(h.iter())
-            .zip(&self.v)
+            .zip(self.v.iter())
             .map(|((&p, &h), &v)| (h + p * v + p * (GP_G * p.norm_sqr())) * (2.0 * self.dx))
             .collect()
     }

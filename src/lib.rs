@@ -70,6 +70,7 @@
 
 mod ops;
 mod scalar;
+mod wide;
 
 pub mod check;
 pub mod fft;

@@ -67,3 +67,52 @@ fn a_scalar_tape_holds_no_array_values() {
     // here is binary and not holomorphic, which would hold two more partials outside it.
     assert_eq!(m.graph, tape.len() * 4 * C, "{m:?}");
 }
+
+/// The gradient of a loss that goes through every path that writes into pooled buffers without
+/// zeroing them first (a materialized elementwise chain, the chunk scratch of fused passes, the
+/// fused sums' early adjoints and their scaling, `vdot`, `norm_sqr_sum`, the FFT's adjoint).
+fn pooled_paths_gradient(n: usize) -> (f64, Vec<Complex64>) {
+    let tape = Tape::new();
+    let u: Vec<Complex64> = (0..n)
+        .map(|k| c64((0.37 * k as f64).sin(), (0.11 * k as f64).cos()))
+        .collect();
+    let u = tape.array(u, &[n]);
+    let t = tape.real_constant_array((0..n).map(|k| (k % 7) as f64).collect::<Vec<_>>(), &[n]);
+    let w = tape.constant_array(vec![c64(0.5, -0.25); n], &[n]);
+    let h = (u.fft() * &t).ifft();
+    let loss = u.vdot(&h).re() * 0.3
+        + (u.norm_sqr() * &t).sum() * 0.7
+        + (u.fft().norm_sqr() - &t).powi(2).sum()
+        + (&u * &w).norm_sqr_sum()
+        + h.vdot(&w).re();
+    let g = loss.backward();
+    (loss.value().re, g.grad(&u))
+}
+
+/// Buffers come back to a per-thread pool and are reused without being zeroed: every element a
+/// pass reads, it has written first. Fill the pool with NaN-holding buffers of many sizes, then
+/// take a gradient: it must be bit for bit the one a thread with an empty pool computes.
+#[test]
+fn reused_buffers_holding_nan_do_not_change_gradients() {
+    for n in [300, 5000, 70_000] {
+        let clean = std::thread::spawn(move || pooled_paths_gradient(n))
+            .join()
+            .unwrap();
+        let reused = std::thread::spawn(move || {
+            for m in [n / 2, n, 2 * n, 256, 1024, 1500, 4096, 8192] {
+                let tape = Tape::new();
+                let x = tape.array(vec![c64(f64::NAN, f64::NAN); m], &[m]);
+                // Values of pending chains, FFTs and adjoints, all NaN, dropped to the pool.
+                let y = (x.exp() * 2.0).fft();
+                let _ = (y.norm_sqr().sum() + x.norm_sqr_sum()).backward();
+            }
+            pooled_paths_gradient(n)
+        })
+        .join()
+        .unwrap();
+        assert!(clean.0.is_finite() && clean.1.iter().all(|z| z.is_finite()));
+        assert!(clean.1.iter().any(|z| z.norm() > 0.0));
+        assert_eq!(clean.0.to_bits(), reused.0.to_bits(), "n = {n}");
+        assert_eq!(clean.1, reused.1, "n = {n}");
+    }
+}

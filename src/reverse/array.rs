@@ -1,7 +1,7 @@
 //! [`VarArray`]: an n-dimensional array value on the tape; one array op is one node.
 
 use super::fused::{self, ArrayIn, BinaryKernel, Expr, Kernel, Part, ScalarIn, Seed, UnaryKernel};
-use super::tape::{take_buffer, Extra, Kind, Tape, Vjp, NONE};
+use super::tape::{take_buffer, take_buffer_len, Extra, Kind, Tape, Vjp, NONE};
 use super::values::Values;
 use super::var::{same_tape, Var};
 use crate::parallel as par;
@@ -504,7 +504,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// Evaluates `expr` and records it as one node.
     fn materialize(&self, expr: &Rc<Expr<T>>) -> u32 {
         let tape = self.tape;
-        let value = expr.values(tape.buffer(expr.len));
+        let value = expr.values(take_buffer_len(expr.len));
         let inputs = expr.inputs();
         let name = expr.name();
         if !inputs.iter().any(|&id| tape.node(id).grad) {
@@ -628,6 +628,11 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// Elementwise `aⁿ`.
     #[must_use]
     pub fn powi(&self, n: i32) -> Self {
+        if n == 2 {
+            // The exponent as a constant: the kernel's loops then have no branch on it (the
+            // common square of a loss vectorizes).
+            return self.apply_rule(rules::Name::powi, |a| rules::powi(a, 2));
+        }
         self.apply_rule(rules::Name::powi, move |a| rules::powi(a, n))
     }
 
@@ -822,12 +827,11 @@ impl<'t, T: Real> VarArray<'t, T> {
             Complex::new(s.unwrap_or_else(T::zero), T::zero()),
             true,
             Box::new(move |c, acc| {
-                let Some(g) = acc.array(0) else { return };
                 let c = c[0];
                 // The partials of `norm_sqr` from the table: c_a += conj(g_a) c + g_ā conj(c).
-                par::update(g, &a, |g, &x| {
+                acc.add_each(0, &a, |x| {
                     let r = rules::norm_sqr(x);
-                    *g += r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj();
+                    r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj()
                 });
             }),
         )
@@ -865,17 +869,17 @@ impl<'t, T: Real> VarArray<'t, T> {
         let tape = self.tape;
         let vjp: Vjp<T> = Box::new(move |c, acc| {
             let c = c[0];
-            if let Some(g) = acc.array(0) {
-                // dot: ∂/∂a = b, so c_a += conj(b) c; vdot: ∂/∂ā = b, so c_a += b conj(c).
-                par::update(g, &bv, |g, y| {
-                    *g += if conj_a { y * c.conj() } else { y.conj() * c };
-                });
+            // dot: ∂/∂a = b, so c_a += conj(b) c; vdot: ∂/∂ā = b, so c_a += b conj(c).
+            if conj_a {
+                acc.add_each(0, &bv, |y| y * c.conj());
+            } else {
+                acc.add_each(0, &bv, |y| y.conj() * c);
             }
-            if let Some(g) = acc.array(1) {
-                // dot: ∂/∂b = a, c_b += conj(a) c; vdot: ∂/∂b = ā, c_b += a c.
-                par::update(g, &av, |g, x| {
-                    *g += if conj_a { x * c } else { x.conj() * c };
-                });
+            // dot: ∂/∂b = a, c_b += conj(a) c; vdot: ∂/∂b = ā, c_b += a c.
+            if conj_a {
+                acc.add_each(1, &av, |x| x * c);
+            } else {
+                acc.add_each(1, &av, |x| x.conj() * c);
             }
         });
         tape.scalar_op(name, s, real, vec![self.id(), b.id()], vjp)

@@ -33,8 +33,9 @@ impl<'t, T: Real> VarArray<'t, T> {
             Box::new(move |mut c, acc| {
                 if acc.wants(0) {
                     acc.fft().transform(&mut c, &vshape, &axes, adir, anorm);
-                    acc.give(0, c);
                 }
+                // To the adjoint, or back to the pool.
+                acc.give(0, c);
             }),
         )
     }

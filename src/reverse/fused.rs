@@ -42,6 +42,7 @@ use super::tape::{recycle, take_buffer_len, Accum};
 use super::values::Values;
 use crate::parallel as par;
 use crate::rules::{Binary, Unary};
+use crate::wide::wide;
 use crate::Real;
 use num_complex::Complex;
 use std::rc::Rc;
@@ -237,12 +238,15 @@ impl<T: Real, R: Fn(C<T>) -> Unary<T> + Send + Sync> Kernel<T> for UnaryKernel<R
     }
 
     fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: &mut [C<T>], m: Mode) {
-        match (m.a, m.out) {
-            (false, false) => self.fwd::<T, false, false>(a, out),
-            (false, true) => self.fwd::<T, false, true>(a, out),
-            (true, false) => self.fwd::<T, true, false>(a, out),
-            (true, true) => self.fwd::<T, true, true>(a, out),
-        }
+        wide(
+            #[inline(always)]
+            || match (m.a, m.out) {
+                (false, false) => self.fwd::<T, false, false>(a, out),
+                (false, true) => self.fwd::<T, false, true>(a, out),
+                (true, false) => self.fwd::<T, true, false>(a, out),
+                (true, true) => self.fwd::<T, true, true>(a, out),
+            },
+        )
     }
 
     fn backward(
@@ -254,14 +258,17 @@ impl<T: Real, R: Fn(C<T>) -> Unary<T> + Send + Sync> Kernel<T> for UnaryKernel<R
         out: Adj<'_, T>,
         m: BackMode,
     ) {
-        match (m.a, m.c, m.c && m.target) {
-            (false, false, _) => self.bwd::<T, false, false, false>(a, c, out),
-            (false, true, false) => self.bwd::<T, false, true, false>(a, c, out),
-            (false, true, true) => self.bwd::<T, false, true, true>(a, c, out),
-            (true, false, _) => self.bwd::<T, true, false, false>(a, c, out),
-            (true, true, false) => self.bwd::<T, true, true, false>(a, c, out),
-            (true, true, true) => self.bwd::<T, true, true, true>(a, c, out),
-        }
+        wide(
+            #[inline(always)]
+            || match (m.a, m.c, m.c && m.target) {
+                (false, false, _) => self.bwd::<T, false, false, false>(a, c, out),
+                (false, true, false) => self.bwd::<T, false, true, false>(a, c, out),
+                (false, true, true) => self.bwd::<T, false, true, true>(a, c, out),
+                (true, false, _) => self.bwd::<T, true, false, false>(a, c, out),
+                (true, true, false) => self.bwd::<T, true, true, false>(a, c, out),
+                (true, true, true) => self.bwd::<T, true, true, true>(a, c, out),
+            },
+        )
     }
 }
 
@@ -352,13 +359,16 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T> + Send + Sync> Kernel<T> for Binary
 
     fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>], m: Mode) {
         let b = b.expect("binary kernel without a second operand");
-        match (m.a, m.b, m.out) {
-            (true, true, true) => self.fwd::<true, true, true>(a, b, out),
-            (true, true, false) => self.fwd::<true, true, false>(a, b, out),
-            (true, false, _) => self.fwd::<true, false, false>(a, b, out),
-            (false, true, _) => self.fwd::<false, true, false>(a, b, out),
-            (false, false, _) => self.fwd::<false, false, false>(a, b, out),
-        }
+        wide(
+            #[inline(always)]
+            || match (m.a, m.b, m.out) {
+                (true, true, true) => self.fwd::<true, true, true>(a, b, out),
+                (true, true, false) => self.fwd::<true, true, false>(a, b, out),
+                (true, false, _) => self.fwd::<true, false, false>(a, b, out),
+                (false, true, _) => self.fwd::<false, true, false>(a, b, out),
+                (false, false, _) => self.fwd::<false, false, false>(a, b, out),
+            },
+        )
     }
 
     fn backward(
@@ -371,14 +381,17 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T> + Send + Sync> Kernel<T> for Binary
         m: BackMode,
     ) {
         let b = b.expect("binary kernel without a second operand");
-        match (m.a && m.b, m.c, m.c && m.target) {
-            (false, false, _) => self.bwd::<false, false, false>(side, a, b, c, out),
-            (false, true, false) => self.bwd::<false, true, false>(side, a, b, c, out),
-            (false, true, true) => self.bwd::<false, true, true>(side, a, b, c, out),
-            (true, false, _) => self.bwd::<true, false, false>(side, a, b, c, out),
-            (true, true, false) => self.bwd::<true, true, false>(side, a, b, c, out),
-            (true, true, true) => self.bwd::<true, true, true>(side, a, b, c, out),
-        }
+        wide(
+            #[inline(always)]
+            || match (m.a && m.b, m.c, m.c && m.target) {
+                (false, false, _) => self.bwd::<false, false, false>(side, a, b, c, out),
+                (false, true, false) => self.bwd::<false, true, false>(side, a, b, c, out),
+                (false, true, true) => self.bwd::<false, true, true>(side, a, b, c, out),
+                (true, false, _) => self.bwd::<true, false, false>(side, a, b, c, out),
+                (true, true, false) => self.bwd::<true, true, false>(side, a, b, c, out),
+                (true, true, true) => self.bwd::<true, true, true>(side, a, b, c, out),
+            },
+        )
     }
 }
 
@@ -581,10 +594,11 @@ impl<T: Real> Expr<T> {
         rc
     }
 
-    /// The values, into `out` (emptied first). In parallel for a long expression: each task
-    /// evaluates its own chunks, with the same operations as on one thread.
+    /// The values, into `out`, whatever it holds (every element is written, so a recycled
+    /// buffer is not zeroed first). In parallel for a long expression: each task evaluates its
+    /// own chunks, with the same operations as on one thread.
     pub(crate) fn values(&self, mut out: Vec<C<T>>) -> Vec<C<T>> {
-        out.clear();
+        out.truncate(self.len);
         out.resize(self.len, zero());
         let v = self.view();
         par::for_chunks(&mut out, |off, dst| v.values_into(off, dst));
@@ -821,11 +835,8 @@ impl<T: Real> Early<T> {
     /// that is 1, as it is for the loss itself: the buffers are then handed over as they are).
     pub(crate) fn apply(self, c: C<T>, acc: &mut Accum<'_, T>) {
         let f = c.re + c.re;
-        for (k, mut v) in self.arrays {
-            if f != T::one() {
-                par::scale(&mut v, f);
-            }
-            acc.give(k, v);
+        for (k, v) in self.arrays {
+            acc.give_scaled(k, v, (f != T::one()).then_some(f));
         }
         for (k, s) in self.scalars {
             if let Some(g) = acc.scalar(k) {
@@ -901,8 +912,10 @@ impl<T: Real> Backward<'_, T> {
         let mut scalar_adj = vec![zero(); v.scalars.len()];
         let mut value = zero();
         let mut vals = v.scratch();
-        // Cotangents of the ops only (no slots for real inputs, which `vals` has).
-        let mut adj = vec![zero(); nops * CHUNK];
+        // Cotangents of the ops only (no slots for real inputs, which `vals` has). Unspecified
+        // contents: each chunk of a cotangent is set (by the seed, its first share, or zeroing
+        // when no share reaches it) before anything adds to it or reads it.
+        let mut adj = take_buffer_len(nops * CHUNK);
         let upto = if self.with_value { nops } else { last };
         for lo in r.clone().step_by(CHUNK) {
             let n = CHUNK.min(r.end - lo);
@@ -963,6 +976,8 @@ impl<T: Real> Backward<'_, T> {
                 }
             }
         }
+        recycle(vals);
+        recycle(adj);
         (scalar_adj, value)
     }
 }
@@ -1047,9 +1062,11 @@ impl<'a, T: Real> View<'a, T> {
         }
     }
 
-    /// Scratch for the real inputs and the values of every op on one chunk.
+    /// Scratch for the real inputs and the values of every op on one chunk, from this thread's
+    /// pool (give it back with [`recycle`]). Its contents are unspecified: every element a pass
+    /// reads, it has written first.
     fn scratch(&self) -> Vec<C<T>> {
-        vec![zero(); self.base + self.ops.len() * CHUNK]
+        take_buffer_len(self.base + self.ops.len() * CHUNK)
     }
 
     /// Loads the real inputs of the chunk at `lo` of length `n` and runs ops `0..upto` on it, op
@@ -1077,6 +1094,7 @@ impl<'a, T: Real> View<'a, T> {
             let b = args[1].map(|s| self.arg(s, lo, n, &vals));
             kernel.forward(a, b, out, self.mode(last));
         }
+        recycle(vals);
     }
 
     /// `Σ` of the values of elements `r`: chunk sums added in order.
@@ -1088,6 +1106,7 @@ impl<'a, T: Real> View<'a, T> {
             self.forward_chunk(lo, n, self.ops.len(), &mut vals);
             self.add_chunk_sum(n, &vals, &mut total);
         }
+        recycle(vals);
         total
     }
 
@@ -1139,6 +1158,78 @@ pub(crate) enum Seed<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules;
+
+    fn points(seed: u64) -> Vec<C<f64>> {
+        let mut x = seed;
+        let mut u = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
+        };
+        (0..CHUNK).map(|_| Complex::new(u(), u())).collect()
+    }
+
+    /// The kernels run through [`wide`] (AVX2 where the CPU has it); the same loops called
+    /// directly here are the baseline build. Only the vector width differs, so every bit agrees.
+    #[test]
+    fn kernels_give_the_same_bits_in_the_wide_and_the_baseline_build() {
+        let (a, b, c) = (points(1), points(2), points(3));
+        let unary = |rule: fn(C<f64>) -> Unary<f64>, holomorphic| UnaryKernel {
+            name: "test",
+            rule,
+            holomorphic,
+            real_partials: false,
+        };
+        let square = |z| rules::powi(z, 2);
+        for k in [
+            unary(rules::exp, true),
+            unary(square, true),
+            unary(rules::norm_sqr, false),
+            unary(rules::sqrt, true),
+        ] {
+            let (mut wide_out, mut base) = (vec![zero(); CHUNK], vec![zero(); CHUNK]);
+            k.forward(Arg::Chunk(&a), None, &mut wide_out, Mode::default());
+            k.fwd::<f64, false, false>(Arg::Chunk(&a), &mut base);
+            assert_eq!(wide_out, base);
+            let (mut wide_g, mut base_g) = (b.clone(), b.clone());
+            let m = BackMode::default();
+            k.backward(0, Arg::Chunk(&a), None, &c, Adj::Chunk(&mut wide_g), m);
+            k.bwd::<f64, false, false, false>(Arg::Chunk(&a), &c, Adj::Chunk(&mut base_g));
+            assert_eq!(wide_g, base_g);
+            assert_ne!(wide_g, b);
+        }
+        let k = BinaryKernel {
+            name: "div",
+            rule: rules::div::<f64>,
+            linear: false,
+            fixed: rules::div(Complex::new(1.0, 0.0), Complex::new(1.0, 0.0)),
+        };
+        let (mut wide_out, mut base) = (vec![zero(); CHUNK], vec![zero(); CHUNK]);
+        k.forward(
+            Arg::Chunk(&a),
+            Some(Arg::Chunk(&b)),
+            &mut wide_out,
+            Mode::default(),
+        );
+        k.fwd::<false, false, false>(Arg::Chunk(&a), Arg::Chunk(&b), &mut base);
+        assert_eq!(wide_out, base);
+        for side in 0..2 {
+            let (mut wide_g, mut base_g) = (c.clone(), c.clone());
+            let (x, y) = (Arg::Chunk(&a), Arg::Chunk(&b));
+            k.backward(
+                side,
+                x,
+                Some(y),
+                &b,
+                Adj::Chunk(&mut wide_g),
+                BackMode::default(),
+            );
+            k.bwd::<false, false, false>(side, x, y, &b, Adj::Chunk(&mut base_g));
+            assert_eq!(wide_g, base_g);
+        }
+    }
 
     #[test]
     fn lane_sum_adds_every_element_once() {

@@ -283,20 +283,54 @@ impl<'a, T: Real> Accum<'a, T> {
     /// Adds `buf` into the adjoint of array input `k`; when that adjoint does not exist yet, `buf`
     /// becomes it (no copy, no allocation).
     pub(crate) fn give(&mut self, k: usize, buf: Vec<Complex<T>>) {
+        self.give_scaled(k, buf, None);
+    }
+
+    /// [`give`](Self::give) of `buf` times `f` (when given), in the same pass: scaled in place
+    /// when it becomes the adjoint, scaled on the way when added. A buffer not kept goes back to
+    /// the pool.
+    pub(crate) fn give_scaled(&mut self, k: usize, mut buf: Vec<Complex<T>>, f: Option<T>) {
         let id = self.inputs[k] as usize;
         if !self.recs[id].node.grad {
+            recycle(buf);
             return;
         }
         let e = self.recs[id].node.at as usize;
         match &mut self.arrays[e] {
             Some(g) => {
-                crate::parallel::update(g, &buf, |g, b| *g += b);
+                match f {
+                    None => crate::parallel::update(g, &buf, |g, b| *g += b),
+                    Some(f) => crate::parallel::update(g, &buf, |g, b| *g += b.scale(f)),
+                }
+                recycle(buf);
             }
             slot @ None => {
+                if let Some(f) = f {
+                    crate::parallel::scale(&mut buf, f);
+                }
                 *self.live += buf.len();
                 *slot = Some(buf)
             }
         }
+    }
+
+    /// Adds `f(x)`, for each element `x` of `src`, into the adjoint of array input `k` (when it
+    /// needs one): in place when that adjoint exists, else written into a buffer that becomes it
+    /// (not zeroed and then added to).
+    pub(crate) fn add_each<F>(&mut self, k: usize, src: &[Complex<T>], f: F)
+    where
+        F: Fn(Complex<T>) -> Complex<T> + Sync + Send,
+    {
+        if !self.wants(k) {
+            return;
+        }
+        if let Some(g) = self.existing_array(k) {
+            crate::parallel::update(g, src, |g, &x| *g += f(x));
+            return;
+        }
+        let mut buf = take_buffer_len(src.len());
+        crate::parallel::update(&mut buf, src, |g, &x| *g = f(x));
+        self.give(k, buf);
     }
 
     /// The accumulator of scalar input `k`, or `None` when it needs no adjoint.
@@ -509,11 +543,6 @@ impl<T: Real> Tape<T> {
             name: Some(name),
         };
         g.push(Rec { node, value, p })
-    }
-
-    /// An empty buffer with room for `n` elements, from this thread's pool when one fits.
-    pub(crate) fn buffer(&self, n: usize) -> Vec<Complex<T>> {
-        take_buffer(n)
     }
 
     /// The value and name of node `id`.
