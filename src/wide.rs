@@ -3,8 +3,9 @@
 //! [`wide`] is compiled a second time with AVX2 (four), which runs when the CPU has it.
 //!
 //! Only the vector width changes, not the arithmetic: Rust never contracts `a·b + c` into a fused
-//! multiply-add on its own, and vectorized loops keep the order of every sum. So both builds give
-//! the same bits, and results do not depend on the CPU.
+//! multiply-add on its own (and `avx2` alone does not enable FMA), and vectorized loops keep the
+//! order of every sum. So a loop gives the same bits with and without AVX2. (Other parts of the
+//! crate do use FMA where the CPU has it: see the scalar tape's walk.)
 
 /// Runs `f`, compiled with AVX2 where the CPU supports it. `f` should be a small closure over
 /// `#[inline(always)]` loops, so that they are compiled into the AVX2 build.

@@ -12,7 +12,10 @@
 //! runs every kernel over a chunk before moving on; the backward pass recomputes a chunk's
 //! intermediate values (cheaper than storing and re-reading them) and sweeps the chunk's adjoints
 //! back through the kernels. Every kernel is one rule of the [`rules`](crate::rules) table, so the
-//! partials are the ones scalar and forward mode use.
+//! partials are the ones scalar and forward mode use. A kernel's loops run through
+//! [`wide`](crate::wide::wide): compiled a second time with AVX2, used where the CPU has it, with
+//! the same bits as the baseline build. The chunks' scratch comes from the per-thread buffer pool
+//! and is not zeroed: a pass writes every element it reads first.
 //!
 //! A real-valued fused sum (a loss) runs the backward sweep in the same pass as its value, for
 //! the seed `½` a real output's backward pass gives ([`Expr::sum_with_vjp`]), and keeps the
@@ -708,8 +711,8 @@ impl<T: Real> Expr<T> {
         let (targets, owned) = (&plan.targets[..], plan.owners.len());
         let wants_scalar: Vec<bool> = plan.scalar_slots.iter().map(Option::is_some).collect();
         // The own buffers: an array seed becomes the first (each range copies its part of the
-        // seed out before writing there); the others come from the pool, initialised (every
-        // element gets written).
+        // seed out before writing there); the others come from the pool, contents unspecified
+        // (the pass writes every element).
         let (seed_arr, seed_c) = match seed {
             Seed::Array(v) => (Some(v), zero()),
             Seed::Scalar(c) => (None, c),
@@ -1171,11 +1174,20 @@ mod tests {
         (0..CHUNK).map(|_| Complex::new(u(), u())).collect()
     }
 
+    fn bits(v: &[C<f64>]) -> Vec<(u64, u64)> {
+        v.iter().map(|z| (z.re.to_bits(), z.im.to_bits())).collect()
+    }
+
     /// The kernels run through [`wide`] (AVX2 where the CPU has it); the same loops called
-    /// directly here are the baseline build. Only the vector width differs, so every bit agrees.
+    /// directly here are the baseline build. Only the vector width differs, so every bit agrees:
+    /// over a full chunk and a partial one (a loop remainder), adding, storing and summing, with
+    /// complex and with real operands.
     #[test]
     fn kernels_give_the_same_bits_in_the_wide_and_the_baseline_build() {
-        let (a, b, c) = (points(1), points(2), points(3));
+        #[cfg(target_arch = "x86_64")]
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: both builds are the baseline one");
+        }
         let unary = |rule: fn(C<f64>) -> Unary<f64>, holomorphic| UnaryKernel {
             name: "test",
             rule,
@@ -1183,51 +1195,77 @@ mod tests {
             real_partials: false,
         };
         let square = |z| rules::powi(z, 2);
-        for k in [
+        let kernels = [
             unary(rules::exp, true),
             unary(square, true),
             unary(rules::norm_sqr, false),
             unary(rules::sqrt, true),
-        ] {
-            let (mut wide_out, mut base) = (vec![zero(); CHUNK], vec![zero(); CHUNK]);
-            k.forward(Arg::Chunk(&a), None, &mut wide_out, Mode::default());
-            k.fwd::<f64, false, false>(Arg::Chunk(&a), &mut base);
-            assert_eq!(wide_out, base);
-            let (mut wide_g, mut base_g) = (b.clone(), b.clone());
-            let m = BackMode::default();
-            k.backward(0, Arg::Chunk(&a), None, &c, Adj::Chunk(&mut wide_g), m);
-            k.bwd::<f64, false, false, false>(Arg::Chunk(&a), &c, Adj::Chunk(&mut base_g));
-            assert_eq!(wide_g, base_g);
-            assert_ne!(wide_g, b);
-        }
-        let k = BinaryKernel {
+        ];
+        let div = BinaryKernel {
             name: "div",
             rule: rules::div::<f64>,
             linear: false,
             fixed: rules::div(Complex::new(1.0, 0.0), Complex::new(1.0, 0.0)),
         };
-        let (mut wide_out, mut base) = (vec![zero(); CHUNK], vec![zero(); CHUNK]);
-        k.forward(
-            Arg::Chunk(&a),
-            Some(Arg::Chunk(&b)),
-            &mut wide_out,
-            Mode::default(),
-        );
-        k.fwd::<false, false, false>(Arg::Chunk(&a), Arg::Chunk(&b), &mut base);
-        assert_eq!(wide_out, base);
-        for side in 0..2 {
-            let (mut wide_g, mut base_g) = (c.clone(), c.clone());
-            let (x, y) = (Arg::Chunk(&a), Arg::Chunk(&b));
-            k.backward(
-                side,
-                x,
-                Some(y),
-                &b,
-                Adj::Chunk(&mut wide_g),
-                BackMode::default(),
+        for n in [CHUNK, 203] {
+            let (a, b, c) = (&points(1)[..n], &points(2)[..n], &points(3)[..n]);
+            let real: Vec<C<f64>> = a.iter().map(|z| Complex::new(z.re, 0.0)).collect();
+            for k in &kernels {
+                for (x, ra) in [(a, false), (&real[..], true)] {
+                    let (mut wide_out, mut base) = (vec![zero(); n], vec![zero(); n]);
+                    let m = Mode {
+                        a: ra,
+                        ..Mode::default()
+                    };
+                    k.forward(Arg::Chunk(x), None, &mut wide_out, m);
+                    if ra {
+                        k.fwd::<f64, true, false>(Arg::Chunk(x), &mut base);
+                    } else {
+                        k.fwd::<f64, false, false>(Arg::Chunk(x), &mut base);
+                    }
+                    assert_eq!(bits(&wide_out), bits(&base), "{n}");
+                    let m = BackMode {
+                        a: ra,
+                        ..BackMode::default()
+                    };
+                    let base_bwd = |out: Adj<'_, f64>| {
+                        if ra {
+                            k.bwd::<f64, true, false, false>(Arg::Chunk(x), c, out)
+                        } else {
+                            k.bwd::<f64, false, false, false>(Arg::Chunk(x), c, out)
+                        }
+                    };
+                    let (mut wide_g, mut base_g) = (b.to_vec(), b.to_vec());
+                    k.backward(0, Arg::Chunk(x), None, c, Adj::Chunk(&mut wide_g), m);
+                    base_bwd(Adj::Chunk(&mut base_g));
+                    assert_eq!(bits(&wide_g), bits(&base_g), "{n}");
+                    assert_ne!(bits(&wide_g), bits(b));
+                    k.backward(0, Arg::Chunk(x), None, c, Adj::Set(&mut wide_g), m);
+                    base_bwd(Adj::Set(&mut base_g));
+                    assert_eq!(bits(&wide_g), bits(&base_g), "{n}");
+                    let (mut ws, mut bs) = (zero(), zero());
+                    k.backward(0, Arg::Chunk(x), None, c, Adj::Scalar(&mut ws), m);
+                    base_bwd(Adj::Scalar(&mut bs));
+                    assert_eq!(bits(&[ws]), bits(&[bs]), "{n}");
+                }
+            }
+            let (mut wide_out, mut base) = (vec![zero(); n], vec![zero(); n]);
+            div.forward(
+                Arg::Chunk(a),
+                Some(Arg::Chunk(b)),
+                &mut wide_out,
+                Mode::default(),
             );
-            k.bwd::<false, false, false>(side, x, y, &b, Adj::Chunk(&mut base_g));
-            assert_eq!(wide_g, base_g);
+            div.fwd::<false, false, false>(Arg::Chunk(a), Arg::Chunk(b), &mut base);
+            assert_eq!(bits(&wide_out), bits(&base), "{n}");
+            for side in 0..2 {
+                let (mut wide_g, mut base_g) = (c.to_vec(), c.to_vec());
+                let (x, y) = (Arg::Chunk(a), Arg::Chunk(b));
+                let m = BackMode::default();
+                div.backward(side, x, Some(y), b, Adj::Chunk(&mut wide_g), m);
+                div.bwd::<false, false, false>(side, x, y, b, Adj::Chunk(&mut base_g));
+                assert_eq!(bits(&wide_g), bits(&base_g), "{n}");
+            }
         }
     }
 

@@ -281,7 +281,8 @@ impl<'a, T: Real> Accum<'a, T> {
     }
 
     /// Adds `buf` into the adjoint of array input `k`; when that adjoint does not exist yet, `buf`
-    /// becomes it (no copy, no allocation).
+    /// becomes it (no copy, no allocation). A buffer not kept (added, or not wanted) goes back to
+    /// this thread's pool.
     pub(crate) fn give(&mut self, k: usize, buf: Vec<Complex<T>>) {
         self.give_scaled(k, buf, None);
     }
@@ -898,6 +899,11 @@ pub(crate) fn take_buffer_len<T: Real>(n: usize) -> Vec<Complex<T>> {
     let mut v = pooled(n).unwrap_or_else(|| Vec::with_capacity(n));
     v.truncate(n);
     v.resize(n, Complex::new(T::zero(), T::zero()));
+    if cfg!(debug_assertions) {
+        // Whatever it holds is not to be read: in tests, an element read before it is written
+        // shows up as NaN, on every thread and every run, not only when the pool held NaN.
+        v.fill(Complex::new(T::nan(), T::nan()));
+    }
     v
 }
 
@@ -922,7 +928,8 @@ pub(crate) fn recycle<T: Real>(v: Vec<Complex<T>>) {
 
 /// Frees the buffers this thread keeps for reuse: array buffers of dropped or cleared tapes and
 /// dropped [`Gradients`] (at most 32 buffers and 1 GiB per float type), and the node storage of
-/// the last tape dropped.
+/// the last tape dropped. (With the `parallel` feature, rayon's worker threads keep the scratch
+/// of the fused passes they ran, a few kilobytes each; this does not reach those.)
 pub fn release_buffers() {
     let _ = SPARE.try_with(|s| s.borrow_mut().take());
     let _ = f64::buffer_pool().try_with(|p| p.borrow_mut().clear());
