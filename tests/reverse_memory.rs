@@ -79,14 +79,21 @@ fn pooled_paths_gradient(n: usize) -> (f64, Vec<Complex64>) {
     let u = tape.array(u, &[n]);
     let t = tape.real_constant_array((0..n).map(|k| (k % 7) as f64).collect::<Vec<_>>(), &[n]);
     let w = tape.constant_array(vec![c64(0.5, -0.25); n], &[n]);
+    let s = tape.var(c64(0.3, -0.7));
     let h = (u.fft() * &t).ifft();
+    // A pending op read twice, a scalar variable as an operand, a chain materialized by an FFT.
+    let a = u.exp() * 0.1;
+    let m = (&a * &a + &u * s).fft();
     let loss = u.vdot(&h).re() * 0.3
         + (u.norm_sqr() * &t).sum() * 0.7
         + (u.fft().norm_sqr() - &t).powi(2).sum()
         + (&u * &w).norm_sqr_sum()
-        + h.vdot(&w).re();
+        + h.vdot(&w).re()
+        + m.vdot(&w).re();
     let g = loss.backward();
-    (loss.value().re, g.grad(&u))
+    let mut grad = g.grad(&u);
+    grad.push(g.grad(&s));
+    (loss.value().re, grad)
 }
 
 /// Buffers come back to a per-thread pool and are reused without being zeroed: every element a
