@@ -1,7 +1,7 @@
 //! [`VarArray`]: an n-dimensional array value on the tape; one array op is one node.
 
 use super::fused::{self, ArrayIn, BinaryKernel, Expr, Kernel, Part, ScalarIn, Seed, UnaryKernel};
-use super::tape::{take_buffer, take_buffer_len, Extra, Kind, Tape, Vjp, NONE};
+use super::tape::{take_buffer, Extra, Kind, Tape, Vjp, NONE};
 use super::values::Values;
 use super::var::{same_tape, Var};
 use crate::parallel as par;
@@ -504,7 +504,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// Evaluates `expr` and records it as one node.
     fn materialize(&self, expr: &Rc<Expr<T>>) -> u32 {
         let tape = self.tape;
-        let value = expr.values(take_buffer_len(expr.len));
+        let value = expr.values();
         let inputs = expr.inputs();
         let name = expr.name();
         if !inputs.iter().any(|&id| tape.node(id).grad) {

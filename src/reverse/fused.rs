@@ -597,12 +597,11 @@ impl<T: Real> Expr<T> {
         rc
     }
 
-    /// The values, into `out`, whatever it holds (every element is written, so a recycled
-    /// buffer is not zeroed first). In parallel for a long expression: each task evaluates its
-    /// own chunks, with the same operations as on one thread.
-    pub(crate) fn values(&self, mut out: Vec<C<T>>) -> Vec<C<T>> {
-        out.truncate(self.len);
-        out.resize(self.len, zero());
+    /// The values, in a buffer from this thread's pool (not zeroed first: every element is
+    /// written). In parallel for a long expression: each task evaluates its own chunks, with the
+    /// same operations as on one thread.
+    pub(crate) fn values(&self) -> Vec<C<T>> {
+        let mut out = take_buffer_len(self.len);
         let v = self.view();
         par::for_chunks(&mut out, |off, dst| v.values_into(off, dst));
         out
