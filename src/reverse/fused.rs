@@ -23,15 +23,18 @@
 //! `2 Re(c)` times that one, so the inputs are read once in all. Within a chunk, the first share
 //! a cotangent receives is stored, not added to zeros ([`Adj::Set`]).
 //!
-//! Real arithmetic where it is known to be enough: every input and op carries whether its value
-//! is real (the rules' [`Realness`](crate::rules::Realness)). A kernel reads a known-real operand
-//! as `(re, 0)` with a literal zero and keeps only the real part of a real-valued result, so the
-//! compiler drops the arithmetic on imaginary parts (the rule itself is unchanged; see [`Mode`]).
-//! Backward, a real scalar seed (a real loss) makes the cotangents of real ops real, as far as
-//! every op reading them has real partials at real operands ([`Kernel::real_partials`]: not `im`
-//! or `arg`, whose cotangent at a real operand is imaginary); those cotangents are then carried
-//! with imaginary part 0 ([`BackMode`]). Inputs the tape stores as real numbers (real leaves and
-//! constants) are read at the size of a real and widened to complex one chunk at a time.
+//! Real numbers where the value is known to be real: every input and op carries whether its
+//! value is real (the rules' [`Realness`](crate::rules::Realness)). A real op's values, on a
+//! chunk, are stored as real numbers ([`Out::Real`]), and real inputs the tape stores as real
+//! numbers (real leaves and constants) are read as they are ([`Arg::Real`]): half the memory
+//! traffic of complex numbers with imaginary part 0. A kernel reads a real operand as `(x, 0)`
+//! with a literal zero and keeps only the real part of a real op's result, so the compiler drops
+//! the arithmetic on imaginary parts (the rule itself is unchanged). Backward, a real scalar seed
+//! (a real loss) makes the cotangents of real ops real, as far as every op reading them has real
+//! partials at real operands ([`Kernel::real_partials`]: not `im` or `arg`, whose cotangent at a
+//! real operand is imaginary); those cotangents are stored as real numbers too ([`Adj::Real`]).
+//! Each combination of operand kinds (complex, real, broadcast scalar) gets its own loop
+//! ([`Load`]).
 //!
 //! Above [`THRESHOLD`](crate::parallel::THRESHOLD) elements (with the `parallel` feature and
 //! more than one thread) the passes run on rayon's pool: `values` in tasks of whole chunks, `sum`
@@ -76,85 +79,150 @@ pub(crate) enum Src {
 /// An operand chunk as a kernel reads it.
 #[derive(Clone, Copy)]
 pub(crate) enum Arg<'a, T> {
+    /// Complex values.
     Chunk(&'a [C<T>]),
+    /// Real values, read as `(x, 0)` with a literal zero: half the bytes of complex storage, and
+    /// the compiler drops the arithmetic on imaginary parts that only feeds a discarded one.
+    Real(&'a [T]),
+    /// One value for every element.
     Scalar(C<T>),
+}
+
+/// Where a kernel writes its values.
+pub(crate) enum Out<'a, T> {
+    Chunk(&'a mut [C<T>]),
+    /// The real parts only (of a value known to be real).
+    Real(&'a mut [T]),
+    /// A value known to be real into complex storage: `(re, 0)`.
+    Widen(&'a mut [C<T>]),
+}
+
+impl<T> Out<'_, T> {
+    fn len(&self) -> usize {
+        match self {
+            Out::Chunk(o) | Out::Widen(o) => o.len(),
+            Out::Real(o) => o.len(),
+        }
+    }
 }
 
 /// Where a kernel puts the adjoint share of one of its operands: added into a chunk
 /// (elementwise `+=`), stored into a chunk (`=`, for the first share a chunk receives, so that
-/// it needs no zeroing first), or added into a scalar (the sum over the chunk).
+/// it needs no zeroing first), the same two for a cotangent known to be real (its real parts
+/// only), or added into a scalar (the sum over the chunk).
 pub(crate) enum Adj<'a, T> {
     Chunk(&'a mut [C<T>]),
     Set(&'a mut [C<T>]),
+    Real(&'a mut [T]),
+    RealSet(&'a mut [T]),
     Scalar(&'a mut C<T>),
 }
 
-/// `out += f(a[i], b[i], c[i])` over a chunk (`=` for [`Adj::Set`], summed when `out` is a
-/// scalar), one tight loop per combination of chunk and broadcast operands, so the compiler sees
-/// plain zipped slices.
-#[inline(always)]
-fn accumulate<T: Real>(
-    a: Arg<'_, T>,
-    b: Arg<'_, T>,
-    c: &[C<T>],
-    out: Adj<'_, T>,
-    f: impl Fn(C<T>, C<T>, C<T>) -> C<T>,
-) {
-    macro_rules! arms {
-        ($x:ident, $y:ident, $iter:expr) => {
-            match out {
-                Adj::Chunk(g) => {
-                    for (g, ($x, $y, c)) in g.iter_mut().zip($iter) {
-                        *g += f($x, $y, c);
-                    }
-                }
-                Adj::Set(g) => {
-                    for (g, ($x, $y, c)) in g.iter_mut().zip($iter) {
-                        *g = f($x, $y, c);
-                    }
-                }
-                Adj::Scalar(s) => *s += $iter.fold(zero(), |s, ($x, $y, c)| s + f($x, $y, c)),
+/// Element `i` of an operand, as the kernels' loops read it: one type per kind of [`Arg`], so
+/// that each combination of kinds gets its own plain loop.
+trait Load<T: Real>: Copy {
+    fn at(self, i: usize) -> C<T>;
+}
+
+#[derive(Clone, Copy)]
+struct Complexes<'a, T>(&'a [C<T>]);
+
+#[derive(Clone, Copy)]
+struct Reals<'a, T>(&'a [T]);
+
+#[derive(Clone, Copy)]
+struct Broadcast<T>(C<T>);
+
+impl<T: Real> Load<T> for Complexes<'_, T> {
+    #[inline(always)]
+    fn at(self, i: usize) -> C<T> {
+        self.0[i]
+    }
+}
+
+impl<T: Real> Load<T> for Reals<'_, T> {
+    #[inline(always)]
+    fn at(self, i: usize) -> C<T> {
+        Complex::new(self.0[i], T::zero())
+    }
+}
+
+impl<T: Real> Load<T> for Broadcast<T> {
+    #[inline(always)]
+    fn at(self, _: usize) -> C<T> {
+        self.0
+    }
+}
+
+/// Binds `$l` to `$arg`'s [`Load`] over its first `$n` elements and expands `$body` once per
+/// kind (sliced to `$n` so that the loops' indexing needs no bounds checks).
+macro_rules! load {
+    ($arg:expr, $n:expr, |$l:ident| $body:expr) => {
+        match $arg {
+            Arg::Chunk(x) => {
+                let $l = Complexes(&x[..$n]);
+                $body
             }
-        };
-    }
-    match (a, b) {
-        (Arg::Chunk(x), Arg::Chunk(y)) => {
-            arms!(x, y, x.iter().zip(y).zip(c).map(|((&x, &y), &c)| (x, y, c)))
+            Arg::Real(x) => {
+                let $l = Reals(&x[..$n]);
+                $body
+            }
+            Arg::Scalar(s) => {
+                let $l = Broadcast(s);
+                $body
+            }
         }
-        (Arg::Chunk(x), Arg::Scalar(y)) => arms!(x, y, x.iter().zip(c).map(|(&x, &c)| (x, y, c))),
-        (Arg::Scalar(x), Arg::Chunk(y)) => arms!(x, y, y.iter().zip(c).map(|(&y, &c)| (x, y, c))),
-        (Arg::Scalar(x), Arg::Scalar(y)) => arms!(x, y, c.iter().map(|&c| (x, y, c))),
+    };
+}
+
+/// `out[i] = f(i)` for every element of `out`.
+#[inline(always)]
+fn store<T: Real>(out: Out<'_, T>, f: impl Fn(usize) -> C<T>) {
+    match out {
+        Out::Chunk(o) => {
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = f(i);
+            }
+        }
+        Out::Real(o) => {
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = f(i).re;
+            }
+        }
+        Out::Widen(o) => {
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = Complex::new(f(i).re, T::zero());
+            }
+        }
     }
 }
 
-/// What is known to be real where a kernel runs forward: its operands `a`, `b` and its output.
-/// A known-real value is read as `(re, 0)` with a literal zero, so the compiler drops the
-/// arithmetic on imaginary parts; a real output is stored with imaginary part exactly 0.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Mode {
-    pub a: bool,
-    pub b: bool,
-    pub out: bool,
-}
-
-/// What is known to be real where a kernel runs backward: its operands, the cotangent `c` of its
-/// output, and the cotangent it adds into (`target`: only when `c` is real and the kernel's
-/// partials are real at real operands, see [`Kernel::real_partials`]).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct BackMode {
-    pub a: bool,
-    pub b: bool,
-    pub c: bool,
-    pub target: bool,
-}
-
-/// `x`, or `(Re x, 0)` with a literal zero when `R`.
+/// `out[i] += f(i)` for `i < n` (`=` for a `Set`, the real part for a real target, summed in
+/// order for a scalar).
 #[inline(always)]
-fn re_if<const R: bool, T: Real>(x: C<T>) -> C<T> {
-    if R {
-        Complex::new(x.re, T::zero())
-    } else {
-        x
+fn accumulate<T: Real>(n: usize, out: Adj<'_, T>, f: impl Fn(usize) -> C<T>) {
+    match out {
+        Adj::Chunk(g) => {
+            for (i, g) in g[..n].iter_mut().enumerate() {
+                *g += f(i);
+            }
+        }
+        Adj::Set(g) => {
+            for (i, g) in g[..n].iter_mut().enumerate() {
+                *g = f(i);
+            }
+        }
+        Adj::Real(g) => {
+            for (i, g) in g[..n].iter_mut().enumerate() {
+                *g += f(i).re;
+            }
+        }
+        Adj::RealSet(g) => {
+            for (i, g) in g[..n].iter_mut().enumerate() {
+                *g = f(i).re;
+            }
+        }
+        Adj::Scalar(s) => *s += (0..n).fold(zero(), |s, i| s + f(i)),
     }
 }
 
@@ -166,18 +234,18 @@ pub(crate) trait Kernel<T: Real>: Send + Sync {
     /// gives real cotangents to real operands (true of the rules that keep real inputs real, and
     /// of `re`, `norm_sqr`, `norm`; not of `im`, `arg`).
     fn real_partials(&self) -> bool;
-    /// `out[i] = g(a[i], b[i])`.
-    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>], mode: Mode);
-    /// Adds operand `side`'s share of the conjugate cotangent `c`:
+    /// `out[i] = g(a[i], b[i])` for every element of `out`.
+    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: Out<'_, T>);
+    /// Adds operand `side`'s share of the conjugate cotangent `c` over `n` elements:
     /// `c_side += conj(∂g/∂side) c + (∂g/∂side̅) conj(c)`.
     fn backward(
         &self,
         side: usize,
+        n: usize,
         a: Arg<'_, T>,
         b: Option<Arg<'_, T>>,
-        c: &[C<T>],
+        c: Arg<'_, T>,
         out: Adj<'_, T>,
-        mode: BackMode,
     );
 }
 
@@ -191,43 +259,32 @@ pub(crate) struct UnaryKernel<R> {
 }
 
 impl<R> UnaryKernel<R> {
+    /// The loops of [`Kernel::forward`] (which runs them through [`wide`]).
     #[inline(always)]
-    fn fwd<T: Real, const RA: bool, const RO: bool>(&self, a: Arg<'_, T>, out: &mut [C<T>])
+    fn fwd<T: Real>(&self, a: Arg<'_, T>, out: Out<'_, T>)
     where
         R: Fn(C<T>) -> Unary<T>,
     {
-        let f = |x: C<T>| re_if::<RO, T>((self.rule)(re_if::<RA, T>(x)).value);
-        match a {
-            Arg::Chunk(x) => {
-                for (o, &x) in out.iter_mut().zip(x) {
-                    *o = f(x);
-                }
-            }
-            Arg::Scalar(x) => out.fill(f(x)),
-        }
+        let n = out.len();
+        load!(a, n, |x| store(out, |i| (self.rule)(x.at(i)).value))
     }
 
+    /// The loops of [`Kernel::backward`].
     #[inline(always)]
-    fn bwd<T: Real, const RA: bool, const RC: bool, const RT: bool>(
-        &self,
-        a: Arg<'_, T>,
-        c: &[C<T>],
-        out: Adj<'_, T>,
-    ) where
+    fn bwd<T: Real>(&self, n: usize, a: Arg<'_, T>, c: Arg<'_, T>, out: Adj<'_, T>)
+    where
         R: Fn(C<T>) -> Unary<T>,
     {
-        let none = Arg::Scalar(zero());
-        let (x, k) = (|x| re_if::<RA, T>(x), |g| re_if::<RC, T>(g));
-        if self.holomorphic {
-            accumulate(a, none, c, out, |a, _, g| {
-                re_if::<RT, T>((self.rule)(x(a)).da.conj() * k(g))
-            });
-        } else {
-            accumulate(a, none, c, out, |a, _, g| {
-                let (r, g) = ((self.rule)(x(a)), k(g));
-                re_if::<RT, T>(r.da.conj() * g + r.da_conj.unwrap_or_else(zero) * g.conj())
-            });
-        }
+        load!(a, n, |x| load!(c, n, |k| {
+            if self.holomorphic {
+                accumulate(n, out, |i| (self.rule)(x.at(i)).da.conj() * k.at(i))
+            } else {
+                accumulate(n, out, |i| {
+                    let (r, g) = ((self.rule)(x.at(i)), k.at(i));
+                    r.da.conj() * g + r.da_conj.unwrap_or_else(zero) * g.conj()
+                })
+            }
+        }))
     }
 }
 
@@ -240,37 +297,25 @@ impl<T: Real, R: Fn(C<T>) -> Unary<T> + Send + Sync> Kernel<T> for UnaryKernel<R
         self.real_partials
     }
 
-    fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: &mut [C<T>], m: Mode) {
+    fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: Out<'_, T>) {
         wide(
             #[inline(always)]
-            || match (m.a, m.out) {
-                (false, false) => self.fwd::<T, false, false>(a, out),
-                (false, true) => self.fwd::<T, false, true>(a, out),
-                (true, false) => self.fwd::<T, true, false>(a, out),
-                (true, true) => self.fwd::<T, true, true>(a, out),
-            },
+            || self.fwd(a, out),
         )
     }
 
     fn backward(
         &self,
         _: usize,
+        n: usize,
         a: Arg<'_, T>,
         _: Option<Arg<'_, T>>,
-        c: &[C<T>],
+        c: Arg<'_, T>,
         out: Adj<'_, T>,
-        m: BackMode,
     ) {
         wide(
             #[inline(always)]
-            || match (m.a, m.c, m.c && m.target) {
-                (false, false, _) => self.bwd::<T, false, false, false>(a, c, out),
-                (false, true, false) => self.bwd::<T, false, true, false>(a, c, out),
-                (false, true, true) => self.bwd::<T, false, true, true>(a, c, out),
-                (true, false, _) => self.bwd::<T, true, false, false>(a, c, out),
-                (true, true, false) => self.bwd::<T, true, true, false>(a, c, out),
-                (true, true, true) => self.bwd::<T, true, true, true>(a, c, out),
-            },
+            || self.bwd(n, a, c, out),
         )
     }
 }
@@ -285,47 +330,26 @@ pub(crate) struct BinaryKernel<T, R> {
 }
 
 impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> BinaryKernel<T, R> {
+    /// The loops of [`Kernel::forward`].
     #[inline(always)]
-    fn fwd<const RA: bool, const RB: bool, const RO: bool>(
-        &self,
-        a: Arg<'_, T>,
-        b: Arg<'_, T>,
-        out: &mut [C<T>],
-    ) {
-        let f = |x, y| re_if::<RO, T>((self.rule)(re_if::<RA, T>(x), re_if::<RB, T>(y)).value);
-        // The common shapes get loops without a per-element match, so they vectorize.
-        match (a, b) {
-            (Arg::Chunk(x), Arg::Chunk(y)) => {
-                for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
-                    *o = f(x, y);
-                }
-            }
-            (Arg::Chunk(x), Arg::Scalar(y)) => {
-                for (o, &x) in out.iter_mut().zip(x) {
-                    *o = f(x, y);
-                }
-            }
-            (Arg::Scalar(x), Arg::Chunk(y)) => {
-                for (o, &y) in out.iter_mut().zip(y) {
-                    *o = f(x, y);
-                }
-            }
-            (Arg::Scalar(x), Arg::Scalar(y)) => out.fill(f(x, y)),
-        }
+    fn fwd(&self, a: Arg<'_, T>, b: Arg<'_, T>, out: Out<'_, T>) {
+        let n = out.len();
+        load!(a, n, |x| load!(b, n, |y| store(out, |i| {
+            (self.rule)(x.at(i), y.at(i)).value
+        })))
     }
 
+    /// The loops of [`Kernel::backward`].
     #[inline(always)]
-    fn bwd<const RAB: bool, const RC: bool, const RT: bool>(
+    fn bwd(
         &self,
         side: usize,
+        n: usize,
         a: Arg<'_, T>,
         b: Arg<'_, T>,
-        c: &[C<T>],
+        c: Arg<'_, T>,
         out: Adj<'_, T>,
     ) {
-        let none = Arg::Scalar(zero());
-        let r = |x, y| (self.rule)(re_if::<RAB, T>(x), re_if::<RAB, T>(y));
-        let k = |g| re_if::<RC, T>(g);
         if self.linear {
             let g = if side == 0 {
                 self.fixed.da
@@ -333,19 +357,21 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> BinaryKernel<T, R> {
                 self.fixed.db
             }
             .conj();
-            if g == Complex::new(T::one(), T::zero()) {
-                accumulate(none, none, c, out, |_, _, c| re_if::<RT, T>(k(c)));
+            load!(c, n, |k| if g == Complex::new(T::one(), T::zero()) {
+                accumulate(n, out, |i| k.at(i))
             } else {
-                accumulate(none, none, c, out, |_, _, c| re_if::<RT, T>(g * k(c)));
-            }
-        } else if side == 0 {
-            accumulate(a, b, c, out, |x, y, c| {
-                re_if::<RT, T>(r(x, y).da.conj() * k(c))
-            });
+                accumulate(n, out, |i| g * k.at(i))
+            })
         } else {
-            accumulate(a, b, c, out, |x, y, c| {
-                re_if::<RT, T>(r(x, y).db.conj() * k(c))
-            });
+            load!(a, n, |x| load!(b, n, |y| load!(c, n, |k| if side == 0 {
+                accumulate(n, out, |i| {
+                    (self.rule)(x.at(i), y.at(i)).da.conj() * k.at(i)
+                })
+            } else {
+                accumulate(n, out, |i| {
+                    (self.rule)(x.at(i), y.at(i)).db.conj() * k.at(i)
+                })
+            })))
         }
     }
 }
@@ -360,40 +386,27 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T> + Send + Sync> Kernel<T> for Binary
         self.fixed.preserves_real
     }
 
-    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: &mut [C<T>], m: Mode) {
+    fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: Out<'_, T>) {
         let b = b.expect("binary kernel without a second operand");
         wide(
             #[inline(always)]
-            || match (m.a, m.b, m.out) {
-                (true, true, true) => self.fwd::<true, true, true>(a, b, out),
-                (true, true, false) => self.fwd::<true, true, false>(a, b, out),
-                (true, false, _) => self.fwd::<true, false, false>(a, b, out),
-                (false, true, _) => self.fwd::<false, true, false>(a, b, out),
-                (false, false, _) => self.fwd::<false, false, false>(a, b, out),
-            },
+            || self.fwd(a, b, out),
         )
     }
 
     fn backward(
         &self,
         side: usize,
+        n: usize,
         a: Arg<'_, T>,
         b: Option<Arg<'_, T>>,
-        c: &[C<T>],
+        c: Arg<'_, T>,
         out: Adj<'_, T>,
-        m: BackMode,
     ) {
         let b = b.expect("binary kernel without a second operand");
         wide(
             #[inline(always)]
-            || match (m.a && m.b, m.c, m.c && m.target) {
-                (false, false, _) => self.bwd::<false, false, false>(side, a, b, c, out),
-                (false, true, false) => self.bwd::<false, true, false>(side, a, b, c, out),
-                (false, true, true) => self.bwd::<false, true, true>(side, a, b, c, out),
-                (true, false, _) => self.bwd::<true, false, false>(side, a, b, c, out),
-                (true, true, false) => self.bwd::<true, true, false>(side, a, b, c, out),
-                (true, true, true) => self.bwd::<true, true, true>(side, a, b, c, out),
-            },
+            || self.bwd(side, n, a, b, c, out),
         )
     }
 }
@@ -547,25 +560,25 @@ impl<T: Real> Expr<T> {
 
     /// A borrowed view for evaluation, shareable between threads.
     fn view(&self) -> View<'_, T> {
-        let mut reals = 0;
         let arrays = self
             .arrays
             .iter()
-            .map(|a| {
-                let data = match &a.value {
-                    Values::Complex(v) => Input::Complex(&v[..]),
-                    Values::Real(r) => {
-                        reals += 1;
-                        Input::Real(r.as_slice(), reals - 1)
-                    }
-                };
-                (data, a.real)
+            .map(|a| match &a.value {
+                Values::Complex(v) => Input::Complex(&v[..]),
+                Values::Real(r) => Input::Real(r.as_slice()),
             })
             .collect();
+        // A real scalar is read with imaginary part +0, as a real operand is (not −0).
+        let scalar = |s: &ScalarIn<T>| {
+            if s.real {
+                Complex::new(s.value.re, T::zero())
+            } else {
+                s.value
+            }
+        };
         View {
             arrays,
-            base: reals * CHUNK,
-            scalars: self.scalars.iter().map(|s| (s.value, s.real)).collect(),
+            scalars: self.scalars.iter().map(scalar).collect(),
             ops: self
                 .ops
                 .iter()
@@ -914,11 +927,17 @@ impl<T: Real> Backward<'_, T> {
         let mut scalar_adj = vec![zero(); v.scalars.len()];
         let mut value = zero();
         let mut vals = v.scratch();
-        // Cotangents of the ops only (no slots for real inputs, which `vals` has). Unspecified
-        // contents: each chunk of a cotangent is set (by the seed, its first share, or zeroing
-        // when no share reaches it) before anything adds to it or reads it.
+        // The cotangent of op `i` at `i·CHUNK`, real numbers when known real (`rc[i]`; see
+        // [`reals`]). Unspecified contents: each chunk of a cotangent is set (by the seed, its
+        // first share, or zeroing when no share reaches it) before anything adds to it or reads
+        // it. A scalar seed is read as a broadcast operand, not stored.
         let mut adj = take_buffer_len(nops * CHUNK);
         let upto = if self.with_value { nops } else { last };
+        let seed = match self.seed {
+            SeedPtr::Scalar(c) if self.rc[last] => Some(Complex::new(c.re, T::zero())),
+            SeedPtr::Scalar(c) => Some(c),
+            SeedPtr::Array(_) => None,
+        };
         for lo in r.clone().step_by(CHUNK) {
             let n = CHUNK.min(r.end - lo);
             v.forward_chunk(lo, n, upto, &mut vals);
@@ -926,30 +945,30 @@ impl<T: Real> Backward<'_, T> {
                 v.add_chunk_sum(n, &vals, &mut value);
             }
             for &i in self.unwritten {
-                adj[i * CHUNK..i * CHUNK + n].fill(zero());
+                let slot = &mut adj[i * CHUNK..(i + 1) * CHUNK];
+                if self.rc[i] {
+                    reals_mut(slot)[..n].fill(T::zero());
+                } else {
+                    slot[..n].fill(zero());
+                }
             }
-            match self.seed {
+            if let SeedPtr::Array(p) = self.seed {
                 // SAFETY: elements `lo..lo + n` are this task's (the caller's promise); the
                 // slice is gone before anything writes there.
-                SeedPtr::Array(p) => adj[last * CHUNK..last * CHUNK + n]
-                    .copy_from_slice(unsafe { std::slice::from_raw_parts(p.0.add(lo), n) }),
-                SeedPtr::Scalar(c) => adj[last * CHUNK..last * CHUNK + n].fill(c),
+                adj[last * CHUNK..last * CHUNK + n]
+                    .copy_from_slice(unsafe { std::slice::from_raw_parts(p.0.add(lo), n) });
             }
             for j in (0..=last).rev() {
                 let (kernel, args, _) = v.ops[j];
                 let (before, cur) = adj.split_at_mut(j * CHUNK);
-                let c = &cur[..n];
+                let c = match seed {
+                    Some(c) if j == last => Arg::Scalar(c),
+                    _ => slot_arg(&cur[..CHUNK], n, self.rc[j]),
+                };
                 let a = v.arg(args[0].expect("op without operand"), lo, n, &vals);
                 let b = args[1].map(|s| v.arg(s, lo, n, &vals));
-                let fwd = v.mode(j);
                 for (side, src) in args.iter().enumerate() {
                     let Some(src) = *src else { continue };
-                    let mode = BackMode {
-                        a: fwd.a,
-                        b: fwd.b,
-                        c: self.rc[j],
-                        target: matches!(src, Src::Op(i) if self.rc[i]),
-                    };
                     let set = self.set[j][side];
                     fn chunk<T>(set: bool, g: &mut [C<T>]) -> Adj<'_, T> {
                         if set {
@@ -959,7 +978,14 @@ impl<T: Real> Backward<'_, T> {
                         }
                     }
                     let target = match src {
-                        Src::Op(i) => chunk(set, &mut before[i * CHUNK..i * CHUNK + n]),
+                        Src::Op(i) => {
+                            let slot = &mut before[i * CHUNK..(i + 1) * CHUNK];
+                            match (self.rc[i], set) {
+                                (true, true) => Adj::RealSet(&mut reals_mut(slot)[..n]),
+                                (true, false) => Adj::Real(&mut reals_mut(slot)[..n]),
+                                (false, _) => chunk(set, &mut slot[..n]),
+                            }
+                        }
                         Src::Array(k) => match self.targets[k] {
                             Target::Skip => continue,
                             // SAFETY: as for the seed.
@@ -974,7 +1000,7 @@ impl<T: Real> Backward<'_, T> {
                         Src::Scalar(k) if self.wants_scalar[k] => Adj::Scalar(&mut scalar_adj[k]),
                         Src::Scalar(_) => continue,
                     };
-                    kernel.backward(side, a, b, c, target, mode);
+                    kernel.backward(side, n, a, b, c, target);
                 }
             }
         }
@@ -988,99 +1014,83 @@ impl<T: Real> Backward<'_, T> {
 #[derive(Clone, Copy)]
 enum Input<'a, T> {
     Complex(&'a [C<T>]),
-    /// Stored as real numbers, and which of the view's real inputs it is: each chunk of it is
-    /// converted to complex in the scratch of the chunk's values ([`View::load_reals`]), so the
-    /// kernels read complex operands as always, while memory traffic is that of the reals.
-    Real(&'a [T], usize),
+    /// Stored as real numbers (a real leaf or constant): read at the size of a real.
+    Real(&'a [T]),
 }
 
 /// An expression's inputs and ops, borrowed: what evaluating it reads, shareable between threads.
 ///
-/// The scratch of one chunk's values ([`scratch`](Self::scratch)) holds first the chunks of the
-/// real inputs, converted, then the values of each op: op `i` at `base + i·CHUNK`.
+/// The scratch of one chunk's values ([`scratch`](Self::scratch)) holds the values of op `i` at
+/// `i·CHUNK`: complex numbers, or for an op known to be real, real numbers (the first `CHUNK`
+/// reals of the slot, see [`reals`]).
 struct View<'a, T: Real> {
-    /// Values, and whether known real.
-    arrays: Vec<(Input<'a, T>, bool)>,
-    /// Where the ops' values start in the scratch.
-    base: usize,
-    scalars: Vec<(C<T>, bool)>,
+    arrays: Vec<Input<'a, T>>,
+    /// Values (a real one with imaginary part exactly +0).
+    scalars: Vec<C<T>>,
     ops: Vec<OpView<'a, T>>,
 }
 
 /// An op as a [`View`] holds it: kernel, operands, whether the value is known real.
 type OpView<'a, T> = (&'a dyn Kernel<T>, [Option<Src>; 2], bool);
 
+/// A slot of complex numbers as the real numbers it holds, twice as many.
+fn reals<T: Real>(s: &[C<T>]) -> &[T] {
+    // SAFETY: `Complex<T>` is `#[repr(C)]` with fields `re`, `im`: `n` complex numbers are `2n`
+    // consecutive `T`s, at the alignment of `T`.
+    unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<T>(), 2 * s.len()) }
+}
+
+/// [`reals`], mutable.
+fn reals_mut<T: Real>(s: &mut [C<T>]) -> &mut [T] {
+    // SAFETY: as in `reals`; the borrow of `s` is handed on.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<T>(), 2 * s.len()) }
+}
+
+/// The first `n` elements of a slot of [`CHUNK`] complex numbers as an operand: real numbers
+/// when `real`.
+fn slot_arg<T: Real>(slot: &[C<T>], n: usize, real: bool) -> Arg<'_, T> {
+    if real {
+        Arg::Real(&reals(slot)[..n])
+    } else {
+        Arg::Chunk(&slot[..n])
+    }
+}
+
 impl<'a, T: Real> View<'a, T> {
     /// Operand `s` on the chunk at `lo` of length `n`; `vals`: the chunk's scratch, at least up
-    /// to the ops' values that `s` may name, with the real inputs loaded.
+    /// to the ops' values that `s` may name.
     fn arg<'b>(&'b self, s: Src, lo: usize, n: usize, vals: &'b [C<T>]) -> Arg<'b, T> {
         match s {
-            Src::Array(k) => match self.arrays[k].0 {
+            Src::Array(k) => match self.arrays[k] {
                 Input::Complex(v) => Arg::Chunk(&v[lo..lo + n]),
-                Input::Real(_, r) => Arg::Chunk(&vals[r * CHUNK..r * CHUNK + n]),
+                Input::Real(v) => Arg::Real(&v[lo..lo + n]),
             },
-            Src::Scalar(k) => Arg::Scalar(self.scalars[k].0),
-            Src::Op(i) => {
-                let at = self.base + i * CHUNK;
-                Arg::Chunk(&vals[at..at + n])
-            }
+            Src::Scalar(k) => Arg::Scalar(self.scalars[k]),
+            Src::Op(i) => slot_arg(&vals[i * CHUNK..(i + 1) * CHUNK], n, self.ops[i].2),
         }
     }
 
-    /// Converts the chunk at `lo` of length `n` of every real input into its place in `vals`.
-    fn load_reals(&self, lo: usize, n: usize, vals: &mut [C<T>]) {
-        for (input, _) in &self.arrays {
-            if let Input::Real(v, r) = *input {
-                let dst = &mut vals[r * CHUNK..r * CHUNK + n];
-                for (d, &x) in dst.iter_mut().zip(&v[lo..lo + n]) {
-                    *d = Complex::new(x, T::zero());
-                }
-            }
-        }
-    }
-
-    /// Op `i`'s values on a chunk of length `n`, from the chunk's scratch.
-    fn op_values<'b>(&self, i: usize, n: usize, vals: &'b [C<T>]) -> &'b [C<T>] {
-        let at = self.base + i * CHUNK;
-        &vals[at..at + n]
-    }
-
-    /// Whether operand `s` is known to be real.
-    fn real(&self, s: Src) -> bool {
-        match s {
-            Src::Array(k) => self.arrays[k].1,
-            Src::Scalar(k) => self.scalars[k].1,
-            Src::Op(i) => self.ops[i].2,
-        }
-    }
-
-    /// What op `j` knows to be real, forward.
-    fn mode(&self, j: usize) -> Mode {
-        let (_, args, real) = self.ops[j];
-        Mode {
-            a: args[0].is_some_and(|s| self.real(s)),
-            b: args[1].is_some_and(|s| self.real(s)),
-            out: real,
-        }
-    }
-
-    /// Scratch for the real inputs and the values of every op on one chunk, from this thread's
-    /// pool (give it back with [`recycle`]). Its contents are unspecified: every element a pass
-    /// reads, it has written first.
+    /// Scratch for the values of every op on one chunk, from this thread's pool (give it back
+    /// with [`recycle`]). Its contents are unspecified: every element a pass reads, it has
+    /// written first.
     fn scratch(&self) -> Vec<C<T>> {
-        take_buffer_len(self.base + self.ops.len() * CHUNK)
+        take_buffer_len(self.ops.len() * CHUNK)
     }
 
-    /// Loads the real inputs of the chunk at `lo` of length `n` and runs ops `0..upto` on it, op
-    /// `i`'s values in `vals[base + i·CHUNK..]`.
+    /// Runs ops `0..upto` on the chunk at `lo` of length `n`, op `i`'s values in its slot of
+    /// `vals`.
     fn forward_chunk(&self, lo: usize, n: usize, upto: usize, vals: &mut [C<T>]) {
-        self.load_reals(lo, n, vals);
         for j in 0..upto {
-            let (kernel, args, _) = self.ops[j];
-            let (done, rest) = vals.split_at_mut(self.base + j * CHUNK);
+            let (kernel, args, real) = self.ops[j];
+            let (done, rest) = vals.split_at_mut(j * CHUNK);
             let a = self.arg(args[0].expect("op without operand"), lo, n, done);
             let b = args[1].map(|s| self.arg(s, lo, n, done));
-            kernel.forward(a, b, &mut rest[..n], self.mode(j));
+            let out = if real {
+                Out::Real(&mut reals_mut(&mut rest[..CHUNK])[..n])
+            } else {
+                Out::Chunk(&mut rest[..n])
+            };
+            kernel.forward(a, b, out);
         }
     }
 
@@ -1091,10 +1101,18 @@ impl<'a, T: Real> View<'a, T> {
         for (k, out) in dst.chunks_mut(CHUNK).enumerate() {
             let (lo, n) = (off + k * CHUNK, out.len());
             self.forward_chunk(lo, n, last, &mut vals);
-            let (kernel, args, _) = self.ops[last];
+            let (kernel, args, real) = self.ops[last];
             let a = self.arg(args[0].expect("op without operand"), lo, n, &vals);
             let b = args[1].map(|s| self.arg(s, lo, n, &vals));
-            kernel.forward(a, b, out, self.mode(last));
+            kernel.forward(
+                a,
+                b,
+                if real {
+                    Out::Widen(out)
+                } else {
+                    Out::Chunk(out)
+                },
+            );
         }
         recycle(vals);
     }
@@ -1113,14 +1131,14 @@ impl<'a, T: Real> View<'a, T> {
     }
 
     /// Adds the sum of the last op's values on a chunk of length `n` (from the chunk's scratch)
-    /// into `total`: the real parts only when the value is known real.
+    /// into `total`: to the real part only when the value is known real.
     fn add_chunk_sum(&self, n: usize, vals: &[C<T>], total: &mut C<T>) {
         let last = self.ops.len() - 1;
-        let v = self.op_values(last, n, vals);
+        let slot = &vals[last * CHUNK..(last + 1) * CHUNK];
         if self.ops[last].2 {
-            total.re += lane_sum(v, |x| x.re, T::zero());
+            total.re += lane_sum(&reals(slot)[..n], |&x| x, T::zero());
         } else {
-            *total += lane_sum(v, |&x| x, zero());
+            *total += lane_sum(&slot[..n], |&x| x, zero());
         }
     }
 }
@@ -1179,8 +1197,8 @@ mod tests {
 
     /// The kernels run through [`wide`] (AVX2 where the CPU has it); the same loops called
     /// directly here are the baseline build. Only the vector width differs, so every bit agrees:
-    /// over a full chunk and a partial one (a loop remainder), adding, storing and summing, with
-    /// complex and with real operands.
+    /// over a full chunk and a partial one (a loop remainder), for every kind of operand,
+    /// cotangent, output and target (adding, storing and summing, complex and real).
     #[test]
     fn kernels_give_the_same_bits_in_the_wide_and_the_baseline_build() {
         #[cfg(target_arch = "x86_64")]
@@ -1202,69 +1220,138 @@ mod tests {
         ];
         let div = BinaryKernel {
             name: "div",
-            rule: rules::div::<f64>,
+            rule: rules::div::<f64> as fn(C<f64>, C<f64>) -> Binary<f64>,
             linear: false,
             fixed: rules::div(Complex::new(1.0, 0.0), Complex::new(1.0, 0.0)),
         };
+        let sub = BinaryKernel {
+            name: "sub",
+            rule: rules::sub::<f64> as fn(C<f64>, C<f64>) -> Binary<f64>,
+            linear: true,
+            fixed: rules::sub(zero(), zero()),
+        };
+        let re = |v: &[C<f64>]| -> Vec<f64> { v.iter().map(|z| z.re).collect() };
+        let rbits = |v: &[f64]| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
+        // Every kind of target, starting from `init`; `run` adds a share into it. Returns the
+        // bits of every target afterwards.
+        let targets = |init: &[C<f64>], run: &dyn Fn(Adj<'_, f64>)| {
+            let mut out = Vec::new();
+            let (mut add, mut set) = (init.to_vec(), init.to_vec());
+            run(Adj::Chunk(&mut add));
+            run(Adj::Set(&mut set));
+            out.push(bits(&add));
+            out.push(bits(&set));
+            let (mut radd, mut rset) = (re(init), re(init));
+            run(Adj::Real(&mut radd));
+            run(Adj::RealSet(&mut rset));
+            out.push(rbits(&radd).into_iter().map(|b| (b, 0)).collect());
+            out.push(rbits(&rset).into_iter().map(|b| (b, 0)).collect());
+            let mut s = Complex::new(0.5, -0.25);
+            run(Adj::Scalar(&mut s));
+            out.push(bits(&[s]));
+            out
+        };
         for n in [CHUNK, 203] {
             let (a, b, c) = (&points(1)[..n], &points(2)[..n], &points(3)[..n]);
-            let real: Vec<C<f64>> = a.iter().map(|z| Complex::new(z.re, 0.0)).collect();
+            let (ar, br, cr) = (re(a), re(b), re(c));
+            let args = |x: &'static str| -> Vec<Arg<'_, f64>> {
+                let (v, r) = if x == "a" { (a, &ar) } else { (b, &br) };
+                vec![Arg::Chunk(v), Arg::Real(r), Arg::Scalar(v[1])]
+            };
+            let cots = [Arg::Chunk(c), Arg::Real(&cr), Arg::Scalar(c[2])];
+            let outs = |run: &dyn Fn(Out<'_, f64>)| {
+                let (mut o, mut r, mut w) = (vec![zero(); n], vec![0.0; n], vec![zero(); n]);
+                run(Out::Chunk(&mut o));
+                run(Out::Real(&mut r));
+                run(Out::Widen(&mut w));
+                (bits(&o), rbits(&r), bits(&w))
+            };
             for k in &kernels {
-                for (x, ra) in [(a, false), (&real[..], true)] {
-                    let (mut wide_out, mut base) = (vec![zero(); n], vec![zero(); n]);
-                    let m = Mode {
-                        a: ra,
-                        ..Mode::default()
-                    };
-                    k.forward(Arg::Chunk(x), None, &mut wide_out, m);
-                    if ra {
-                        k.fwd::<f64, true, false>(Arg::Chunk(x), &mut base);
-                    } else {
-                        k.fwd::<f64, false, false>(Arg::Chunk(x), &mut base);
+                for &x in &args("a") {
+                    let wide_out = outs(&|o| k.forward(x, None, o));
+                    let base = outs(&|o| k.fwd(x, o));
+                    assert_eq!(wide_out, base, "{n}");
+                    for &g in &cots {
+                        let w = targets(b, &|t| k.backward(0, n, x, None, g, t));
+                        let base = targets(b, &|t| k.bwd(n, x, g, t));
+                        assert_eq!(w, base, "{n}");
+                        assert_ne!(w[0], bits(b), "{n}: nothing added");
                     }
-                    assert_eq!(bits(&wide_out), bits(&base), "{n}");
-                    let m = BackMode {
-                        a: ra,
-                        ..BackMode::default()
-                    };
-                    let base_bwd = |out: Adj<'_, f64>| {
-                        if ra {
-                            k.bwd::<f64, true, false, false>(Arg::Chunk(x), c, out)
-                        } else {
-                            k.bwd::<f64, false, false, false>(Arg::Chunk(x), c, out)
-                        }
-                    };
-                    let (mut wide_g, mut base_g) = (b.to_vec(), b.to_vec());
-                    k.backward(0, Arg::Chunk(x), None, c, Adj::Chunk(&mut wide_g), m);
-                    base_bwd(Adj::Chunk(&mut base_g));
-                    assert_eq!(bits(&wide_g), bits(&base_g), "{n}");
-                    assert_ne!(bits(&wide_g), bits(b));
-                    k.backward(0, Arg::Chunk(x), None, c, Adj::Set(&mut wide_g), m);
-                    base_bwd(Adj::Set(&mut base_g));
-                    assert_eq!(bits(&wide_g), bits(&base_g), "{n}");
-                    let (mut ws, mut bs) = (zero(), zero());
-                    k.backward(0, Arg::Chunk(x), None, c, Adj::Scalar(&mut ws), m);
-                    base_bwd(Adj::Scalar(&mut bs));
-                    assert_eq!(bits(&[ws]), bits(&[bs]), "{n}");
                 }
             }
-            let (mut wide_out, mut base) = (vec![zero(); n], vec![zero(); n]);
-            div.forward(
-                Arg::Chunk(a),
-                Some(Arg::Chunk(b)),
-                &mut wide_out,
-                Mode::default(),
-            );
-            div.fwd::<false, false, false>(Arg::Chunk(a), Arg::Chunk(b), &mut base);
-            assert_eq!(bits(&wide_out), bits(&base), "{n}");
-            for side in 0..2 {
-                let (mut wide_g, mut base_g) = (c.to_vec(), c.to_vec());
-                let (x, y) = (Arg::Chunk(a), Arg::Chunk(b));
-                let m = BackMode::default();
-                div.backward(side, x, Some(y), b, Adj::Chunk(&mut wide_g), m);
-                div.bwd::<false, false, false>(side, x, y, b, Adj::Chunk(&mut base_g));
-                assert_eq!(bits(&wide_g), bits(&base_g), "{n}");
+            for (x, y) in args("a").into_iter().zip(args("b").into_iter().rev()) {
+                for kernel in [&div, &sub] {
+                    let wide_out = outs(&|o| kernel.forward(x, Some(y), o));
+                    let base = outs(&|o| kernel.fwd(x, y, o));
+                    assert_eq!(wide_out, base, "{n}");
+                    for side in 0..2 {
+                        for &g in &cots {
+                            let w = targets(a, &|t| kernel.backward(side, n, x, Some(y), g, t));
+                            let base = targets(a, &|t| kernel.bwd(side, n, x, y, g, t));
+                            assert_eq!(w, base, "{n}");
+                            assert_ne!(w[0], bits(a), "{n}: nothing added");
+                        }
+                    }
+                }
             }
+        }
+    }
+
+    /// A kernel reads a real operand as `(x, 0)` and stores a real value's real part: the same
+    /// numbers as complex operands with imaginary part 0 and the real part of a complex output.
+    #[test]
+    fn real_operands_and_outputs_are_the_complex_ones_with_zero_imaginary_parts() {
+        let k = BinaryKernel {
+            name: "mul",
+            rule: rules::mul::<f64>,
+            linear: false,
+            fixed: rules::mul(zero(), zero()),
+        };
+        let n = 203;
+        let (a, b) = (&points(4)[..n], &points(5)[..n]);
+        let (ar, br): (Vec<f64>, Vec<f64>) = a.iter().zip(b).map(|(x, y)| (x.re, y.re)).unzip();
+        let wide = |v: &[f64]| -> Vec<C<f64>> { v.iter().map(|&x| Complex::new(x, 0.0)).collect() };
+        let (ac, bc) = (wide(&ar), wide(&br));
+        let mut complex = vec![zero(); n];
+        k.forward(
+            Arg::Chunk(&ac),
+            Some(Arg::Chunk(&bc)),
+            Out::Chunk(&mut complex),
+        );
+        let mut real = vec![0.0; n];
+        k.forward(Arg::Real(&ar), Some(Arg::Real(&br)), Out::Real(&mut real));
+        let mut widened = vec![zero(); n];
+        k.forward(
+            Arg::Real(&ar),
+            Some(Arg::Chunk(&bc)),
+            Out::Widen(&mut widened),
+        );
+        for i in 0..n {
+            assert_eq!(real[i], complex[i].re);
+            assert_eq!(real[i], ar[i] * br[i]);
+            assert_eq!(widened[i], Complex::new(real[i], 0.0));
+        }
+        // Backward: a real cotangent into a real target is the real part of the complex share.
+        let (mut cg, mut rg) = (vec![zero(); n], vec![0.0; n]);
+        k.backward(
+            0,
+            n,
+            Arg::Chunk(&ac),
+            Some(Arg::Chunk(&bc)),
+            Arg::Chunk(&ac),
+            Adj::Set(&mut cg),
+        );
+        k.backward(
+            0,
+            n,
+            Arg::Real(&ar),
+            Some(Arg::Real(&br)),
+            Arg::Real(&ar),
+            Adj::RealSet(&mut rg),
+        );
+        for i in 0..n {
+            assert_eq!(rg[i], cg[i].re);
+            assert_eq!(rg[i], br[i] * ar[i]);
         }
     }
 
