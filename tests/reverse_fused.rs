@@ -330,3 +330,50 @@ fn a_real_sum_computes_its_vjp_with_its_value() {
     let g = l.backward().grad(&a);
     assert!(g.iter().zip(&av).all(|(g, a)| *g == a * 2.0));
 }
+
+/// `f32` arrays go through the same fused passes, with real values and cotangents stored as
+/// `f32`s (half a complex number's slot): the loss and gradients of a chain of real ops, with a
+/// real leaf, a real constant and a real scalar, agree with the `f64` ones to `f32` rounding.
+#[test]
+fn f32_fused_real_chains_agree_with_f64() {
+    let n = 1000; // three full chunks and a partial one
+    let mut rng = Lcg(11);
+    let av = rng.vec(n);
+    let pv: Vec<f64> = (0..n).map(|_| 0.5 + 0.5 * rng.next()).collect();
+    let tv: Vec<f64> = (0..n).map(|_| rng.next()).collect();
+    let t64 = Tape::<f64>::new();
+    let (a, p) = (t64.vector(av.clone()), t64.real_array(pv.clone(), &[n]));
+    let (t, s) = (
+        t64.real_constant_array(tv.clone(), &[n]),
+        t64.real_var(0.75),
+    );
+    let l64 = ((a.norm_sqr() * s - &t + &p).powi(2) + (&p * 0.5).exp()).sum();
+    assert!(l64.is_real());
+    let g64 = l64.backward();
+
+    let t32 = Tape::<f32>::new();
+    let a32: Vec<Complex32> = av.iter().map(|z| c32(z.re as f32, z.im as f32)).collect();
+    let p32: Vec<f32> = pv.iter().map(|&x| x as f32).collect();
+    let tt32: Vec<f32> = tv.iter().map(|&x| x as f32).collect();
+    let (b, q) = (t32.vector(a32), t32.real_array(p32, &[n]));
+    let (u, r) = (t32.real_constant_array(tt32, &[n]), t32.real_var(0.75f32));
+    let l32 = ((b.norm_sqr() * r - &u + &q).powi(2) + (&q * 0.5f32).exp()).sum();
+    assert!(l32.is_real());
+    let g32 = l32.backward();
+
+    let near = |x: Complex32, y: Complex64, scale: f64, what: &str| {
+        let d = (Complex64::new(x.re as f64, x.im as f64) - y).norm();
+        assert!(d <= 1e-5 * scale, "{what}: f32 {x} against f64 {y}");
+    };
+    near(l32.value(), l64.value(), l64.value().norm(), "loss");
+    near(g32.grad(&r), g64.grad(&s), g64.grad(&s).norm(), "grad s");
+    let (ga32, ga64) = (g32.grad(&b), g64.grad(&a));
+    let (gp32, gp64) = (g32.grad(&q), g64.grad(&p));
+    let scale = |g: &[Complex64]| g.iter().map(|z| z.norm()).fold(0.0, f64::max);
+    let (sa, sp) = (scale(&ga64), scale(&gp64));
+    for i in 0..n {
+        near(ga32[i], ga64[i], sa, &format!("grad a[{i}]"));
+        near(gp32[i], gp64[i], sp, &format!("grad p[{i}]"));
+        assert_eq!(gp32[i].im, 0.0, "the gradient of a real leaf is real");
+    }
+}
