@@ -13,7 +13,7 @@
 //! intermediate values (cheaper than storing and re-reading them) and sweeps the chunk's adjoints
 //! back through the kernels. Every kernel is one rule of the [`rules`](crate::rules) table, so the
 //! partials are the ones scalar and forward mode use. A kernel's loops run through
-//! [`wide`](crate::wide::wide): compiled a second time with AVX2, used where the CPU has it, with
+//! [`wide`]: compiled a second time with AVX2, used where the CPU has it, with
 //! the same bits as the baseline build. The chunks' scratch comes from the per-thread buffer pool
 //! and is not zeroed: a pass writes every element it reads first.
 //!

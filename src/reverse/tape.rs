@@ -371,7 +371,7 @@ impl<'a, T: Real> Accum<'a, T> {
 /// [`Gradients`] is dropped, their buffers are kept for the next tape on the same thread (at
 /// most 32 array buffers and 1 GiB per float type, plus one set of node vectors), so a loss
 /// rebuilt every iteration does not map fresh memory each time;
-/// [`release_buffers`](super::release_buffers) frees them.
+/// [`release_buffers`] frees them.
 ///
 /// ```
 /// use wirtinger::prelude::*;
