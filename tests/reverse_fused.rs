@@ -332,8 +332,9 @@ fn a_real_sum_computes_its_vjp_with_its_value() {
 }
 
 /// `f32` arrays go through the same fused passes, with real values and cotangents stored as
-/// `f32`s (half a complex number's slot): the loss and gradients of a chain of real ops, with a
-/// real leaf, a real constant and a real scalar, agree with the `f64` ones to `f32` rounding.
+/// `f32`s (half a complex number's slot): the loss, gradients and values of a chain of real ops,
+/// with a real leaf, a real constant, a real scalar and an op read twice, agree with the `f64`
+/// ones to `f32` rounding.
 #[test]
 fn f32_fused_real_chains_agree_with_f64() {
     let n = 1000; // three full chunks and a partial one
@@ -347,7 +348,9 @@ fn f32_fused_real_chains_agree_with_f64() {
         t64.real_constant_array(tv.clone(), &[n]),
         t64.real_var(0.75),
     );
-    let l64 = ((a.norm_sqr() * s - &t + &p).powi(2) + (&p * 0.5).exp()).sum();
+    // `d · d` reads a real op twice: its cotangent gets a stored share and an added one.
+    let d = a.norm_sqr() * s - &t + &p;
+    let l64 = (&d * &d + (&p * 0.5).exp()).sum();
     assert!(l64.is_real());
     let g64 = l64.backward();
 
@@ -357,7 +360,8 @@ fn f32_fused_real_chains_agree_with_f64() {
     let tt32: Vec<f32> = tv.iter().map(|&x| x as f32).collect();
     let (b, q) = (t32.vector(a32), t32.real_array(p32, &[n]));
     let (u, r) = (t32.real_constant_array(tt32, &[n]), t32.real_var(0.75f32));
-    let l32 = ((b.norm_sqr() * r - &u + &q).powi(2) + (&q * 0.5f32).exp()).sum();
+    let e = b.norm_sqr() * r - &u + &q;
+    let l32 = (&e * &e + (&q * 0.5f32).exp()).sum();
     assert!(l32.is_real());
     let g32 = l32.backward();
 
@@ -366,6 +370,13 @@ fn f32_fused_real_chains_agree_with_f64() {
         assert!(d <= 1e-5 * scale, "{what}: f32 {x} against f64 {y}");
     };
     near(l32.value(), l64.value(), l64.value().norm(), "loss");
+    // A real chain's values, written out as complex numbers.
+    let (v32, v64) = (e.value(), d.value());
+    let sv = v64.iter().map(|z| z.norm()).fold(0.0, f64::max);
+    for i in 0..n {
+        near(v32[i], v64[i], sv, &format!("value {i}"));
+        assert_eq!(v32[i].im.to_bits(), 0, "imaginary part +0");
+    }
     near(g32.grad(&r), g64.grad(&s), g64.grad(&s).norm(), "grad s");
     let (ga32, ga64) = (g32.grad(&b), g64.grad(&a));
     let (gp32, gp64) = (g32.grad(&q), g64.grad(&p));
@@ -376,4 +387,31 @@ fn f32_fused_real_chains_agree_with_f64() {
         near(gp32[i], gp64[i], sp, &format!("grad p[{i}]"));
         assert_eq!(gp32[i].im, 0.0, "the gradient of a real leaf is real");
     }
+}
+
+/// A real array stored as complex numbers (a constant whose imaginary parts are all ±0, a stack
+/// of real scalars) is read as real numbers, as a real leaf is: its stored imaginary parts (`−0`,
+/// or NaN from `∞ · 0`) play no part.
+#[test]
+fn a_real_array_stored_as_complex_numbers_is_read_as_real_numbers() {
+    let tape: Tape = Tape::new();
+    // −0 imaginary parts: still real, so the principal square root of −4 is +2i (not the −2i of
+    // the branch cut's other side), as for a real leaf.
+    let k = tape.constant_array(vec![c64(-4.0, -0.0), c64(9.0, -0.0)], &[2]);
+    assert!(k.is_real());
+    let r = tape.real_array(vec![-4.0, 9.0], &[2]);
+    for a in [&k, &r] {
+        let v = (a.sqrt() * 1.0).value();
+        assert_eq!(v[0].im.to_bits(), 2.0f64.to_bits(), "{v:?}");
+        assert_eq!(v[1], c64(3.0, 0.0));
+    }
+    // ∞ · 2 as a real scalar stores (∞, NaN); stacked, it is still the real ∞.
+    let x = tape.real_var(f64::INFINITY);
+    let y = x * 2.0;
+    assert!(y.is_real() && y.value().im.is_nan(), "{}", y.value());
+    let s = VarArray::stack(&[y, tape.real_var(1.5)]);
+    assert!(s.is_real());
+    let v = (&s * 2.0).value();
+    assert_eq!(v[0], c64(f64::INFINITY, 0.0));
+    assert_eq!(v[1], c64(3.0, 0.0));
 }
