@@ -955,13 +955,11 @@ impl<T: Real> Backward<'_, T> {
             if self.with_value {
                 v.add_chunk_sum(n, &vals, &mut value);
             }
+            // An op that no share reaches is read by no op, so its cotangent is not known real
+            // (`real_cotangents`): a complex slot.
             for &i in self.unwritten {
-                let slot = &mut adj[i * CHUNK..(i + 1) * CHUNK];
-                if self.rc[i] {
-                    reals_mut(slot)[..n].fill(T::zero());
-                } else {
-                    slot[..n].fill(zero());
-                }
+                debug_assert!(!self.rc[i]);
+                adj[i * CHUNK..i * CHUNK + n].fill(zero());
             }
             if let SeedPtr::Array(p) = self.seed {
                 // SAFETY: elements `lo..lo + n` are this task's (the caller's promise); the
@@ -981,28 +979,22 @@ impl<T: Real> Backward<'_, T> {
                 for (side, src) in args.iter().enumerate() {
                     let Some(src) = *src else { continue };
                     let set = self.set[j][side];
-                    fn chunk<T>(set: bool, g: &mut [C<T>]) -> Adj<'_, T> {
-                        if set {
-                            Adj::Set(g)
-                        } else {
-                            Adj::Chunk(g)
-                        }
-                    }
                     let target = match src {
                         Src::Op(i) => {
                             let slot = &mut before[i * CHUNK..(i + 1) * CHUNK];
-                            match (self.rc[i], set) {
-                                (true, true) => Adj::RealSet(&mut reals_mut(slot)[..n]),
-                                (true, false) => Adj::Real(&mut reals_mut(slot)[..n]),
-                                (false, _) => chunk(set, &mut slot[..n]),
-                            }
+                            slot_target(slot, n, self.rc[i], set)
                         }
                         Src::Array(k) => match self.targets[k] {
                             Target::Skip => continue,
                             // SAFETY: as for the seed.
-                            Target::Own(o) => chunk(set, unsafe {
-                                std::slice::from_raw_parts_mut(self.owns[o].0.add(lo), n)
-                            }),
+                            Target::Own(o) => slot_target(
+                                unsafe {
+                                    std::slice::from_raw_parts_mut(self.owns[o].0.add(lo), n)
+                                },
+                                n,
+                                false,
+                                set,
+                            ),
                             // SAFETY: as for the seed.
                             Target::Add(p) => Adj::Chunk(unsafe {
                                 std::slice::from_raw_parts_mut(p.0.add(lo), n)
@@ -1074,6 +1066,17 @@ fn slot_arg<T: Real>(slot: &[C<T>], n: usize, real: bool) -> Arg<'_, T> {
         Arg::Real(&reals(slot)[..n])
     } else {
         Arg::Chunk(&slot[..n])
+    }
+}
+
+/// A share's target in the first `n` elements of a slot of complex numbers: real numbers when
+/// `real`, stored rather than added when `set` (the first share the chunk receives).
+fn slot_target<T: Real>(slot: &mut [C<T>], n: usize, real: bool, set: bool) -> Adj<'_, T> {
+    match (real, set) {
+        (true, true) => Adj::RealSet(&mut reals_mut(slot)[..n]),
+        (true, false) => Adj::Real(&mut reals_mut(slot)[..n]),
+        (false, true) => Adj::Set(&mut slot[..n]),
+        (false, false) => Adj::Chunk(&mut slot[..n]),
     }
 }
 
