@@ -45,6 +45,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+#[cfg(feature = "parallel")]
+mod halves;
+#[cfg(feature = "parallel")]
+use halves::Halves;
+
 /// numpy's `norm` argument: which direction of the transform carries the `1/n` scaling.
 ///
 /// # Normalization
@@ -206,6 +211,9 @@ impl<T> Buffers<T> {
 struct State<T: Real> {
     planner: FftPlanner<T>,
     plans: HashMap<(usize, Direction), Arc<dyn Fft<T>>>,
+    /// Plans of long lines split in two halves (see `halves.rs`), by full length.
+    #[cfg(feature = "parallel")]
+    halves: HashMap<(usize, Direction), Arc<Halves<T>>>,
     /// Spare work buffers, at most one set per thread (see [`FftPlans::lease`]).
     buffers: Vec<Buffers<T>>,
 }
@@ -275,13 +283,19 @@ impl<T: Real> fmt::Debug for FftPlans<T> {
         let state = self.lock();
         let mut plans: Vec<_> = state.plans.keys().copied().collect();
         plans.sort_by_key(|&(n, d)| (n, d == Direction::Inverse));
-        f.debug_struct("FftPlans")
-            .field("plans", &plans)
-            .field(
-                "buffer_capacity",
-                &state.buffers.iter().map(Buffers::capacity).sum::<usize>(),
-            )
-            .finish()
+        let mut d = f.debug_struct("FftPlans");
+        d.field("plans", &plans);
+        #[cfg(feature = "parallel")]
+        {
+            let mut split: Vec<_> = state.halves.keys().copied().collect();
+            split.sort_by_key(|&(n, d)| (n, d == Direction::Inverse));
+            d.field("split_plans", &split);
+        }
+        d.field(
+            "buffer_capacity",
+            &state.buffers.iter().map(Buffers::capacity).sum::<usize>(),
+        )
+        .finish()
     }
 }
 
@@ -298,6 +312,8 @@ impl<T: Real> FftPlans<T> {
             state: Mutex::new(State {
                 planner: FftPlanner::new(),
                 plans: HashMap::new(),
+                #[cfg(feature = "parallel")]
+                halves: HashMap::new(),
                 buffers: Vec::new(),
             }),
         }
@@ -332,6 +348,15 @@ impl<T: Real> FftPlans<T> {
     /// and `Direction::Inverse` is `ifftn(x, axes=axes)`; other norms match numpy's `norm=`.
     /// The adjoint of this call is the same call with `(dir, norm)` replaced by
     /// [`adjoint(dir, norm)`](adjoint).
+    ///
+    /// # Threads
+    ///
+    /// With the `parallel` feature, large arrays are transformed on rayon's pool (see
+    /// [`crate::parallel`]), with the same result bit for bit on any number of threads, except for
+    /// one case: a single line (every other axis of length 1) of at least
+    /// [`THRESHOLD`](crate::parallel::THRESHOLD) points, of even length, is transformed as two
+    /// half-length transforms at once when the pool has more than one thread. Its result then
+    /// differs from the one-thread result by rounding only.
     ///
     /// # Panics
     ///
@@ -414,6 +439,21 @@ impl<T: Real> FftPlans<T> {
             return;
         }
 
+        // One long line, and threads to share it: transformed as two halves at once, the
+        // scaling folded into the pass that combines them.
+        #[cfg(feature = "parallel")]
+        if let [axis] = active[..] {
+            let n = shape[axis];
+            if n == data.len() && Halves::<T>::applies(n) {
+                let plan = self.halves(n, dir);
+                let mut lease = self.lease();
+                let need = plan.scratch_len(src.is_none());
+                ensure_len(&mut lease.bufs.scratch, need);
+                plan.process(src, data, &mut lease.bufs.scratch[..need], scale);
+                return;
+            }
+        }
+
         let plans = {
             let mut state = self.lock();
             let state = &mut *state;
@@ -449,6 +489,18 @@ impl<T: Real> FftPlans<T> {
         if let Some(s) = pending_scale {
             par::scale(data, s);
         }
+    }
+
+    /// The plan of a line of length `n` split in two halves (made on first use).
+    #[cfg(feature = "parallel")]
+    fn halves(&self, n: usize, dir: Direction) -> Arc<Halves<T>> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let planner = &mut state.planner;
+        Arc::clone(state.halves.entry((n, dir)).or_insert_with(|| {
+            let half = planner.plan_fft(n / 2, dir.to_rustfft());
+            Arc::new(Halves::new(half, dir == Direction::Forward))
+        }))
     }
 
     /// The last axis: lines are contiguous, so runs of lines go to rustfft in one call each (one
@@ -1313,5 +1365,132 @@ mod tests {
                 assert!((lhs - rhs).norm() < 1e-12, "{shape:?} {axes:?} {inverse}");
             }
         }
+    }
+
+    /// `f()` on a rayon pool of `threads` threads.
+    #[cfg(feature = "parallel")]
+    fn on<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+            .install(f)
+    }
+
+    /// `X[k]` of the unnormalised DFT of `x`, summed directly.
+    #[cfg(feature = "parallel")]
+    fn dft_at(x: &[C], k: usize, dir: Direction) -> C {
+        let n = x.len();
+        let sign = if dir == Direction::Forward { -1.0 } else { 1.0 };
+        x.iter()
+            .enumerate()
+            .map(|(j, &v)| {
+                let a = sign * 2.0 * std::f64::consts::PI * ((j * k) % n) as f64 / n as f64;
+                v * C::from_polar(1.0, a)
+            })
+            .sum()
+    }
+
+    /// A single long line on two threads takes the split in halves (`halves.rs`), in place and
+    /// out of place, for every direction and norm: it matches the one-thread transform (rustfft's
+    /// own plan) to rounding, and a direct DFT at a few frequencies.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn long_line_split_in_halves_matches_whole_transform() {
+        // Powers of two, 3·2¹⁴, and twice a prime (its halves take rustfft's Bluestein plan, whose
+        // own error, about 1.5e-15 here, sets the tolerance); `[1, n]`: a single line with a
+        // leading axis of length 1.
+        for (n, shape) in [
+            (1 << 15, vec![1 << 15]),
+            (3 << 14, vec![1, 3 << 14]),
+            (2 * 16411, vec![2 * 16411]),
+            (1 << 16, vec![1 << 16]),
+        ] {
+            let axes = [shape.len() - 1];
+            let x = rand_vec(n, n as u64);
+            for dir in DIRS {
+                for norm in NORMS {
+                    let mut whole = vec![C::default(); n];
+                    on(1, || {
+                        FftPlans::new()
+                            .transform_outofplace(&x, &mut whole, &shape, &axes, dir, norm)
+                    });
+                    let plans = FftPlans::new();
+                    let (out, inplace) = on(2, || {
+                        let mut out = vec![C::default(); n];
+                        plans.transform_outofplace(&x, &mut out, &shape, &axes, dir, norm);
+                        let mut inplace = x.clone();
+                        plans.transform(&mut inplace, &shape, &axes, dir, norm);
+                        (out, inplace)
+                    });
+                    let what = format!("n {n} {dir:?} {norm:?}");
+                    // The split plan was made (and rustfft's plan for the whole length was not).
+                    let debug = format!("{plans:?}");
+                    assert!(
+                        debug.contains(&format!("split_plans: [({n}, {dir:?})]")),
+                        "{what}: {debug}"
+                    );
+                    assert!(debug.contains("plans: [],"), "{what}: {debug}");
+                    let (e1, e2) = (max_rel_err(&out, &whole), max_rel_err(&inplace, &whole));
+                    let tol = if n == 2 * 16411 { 4e-15 } else { 1e-15 };
+                    assert!(e1 <= tol && e2 <= tol, "{what}: {e1:e} {e2:e}");
+                    let f = norm.factor::<f64>(dir, n);
+                    for k in [0, 1, 7, n / 2 - 1, n / 2, n / 2 + 3, n - 1] {
+                        let want = dft_at(&x, k, dir) * f;
+                        let err = (out[k] - want).norm() / (whole[0].norm() + 1.0);
+                        assert!(err <= 1e-12, "{what}: X[{k}] off by {err:e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The split transform's adjoint is the split transform `adjoint(dir, norm)`: the dot-product
+    /// test, on two threads, in single and double precision.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn long_line_split_in_halves_passes_dot_product_test() {
+        let n = 1 << 16;
+        let (u, v) = (rand_vec(n, 11), rand_vec(n, 12));
+        for dir in DIRS {
+            for norm in NORMS {
+                let (adir, anorm) = adjoint(dir, norm);
+                let (lhs, rhs) = on(2, || {
+                    let plans = FftPlans::<f64>::new();
+                    let (mut au, mut ahv) = (u.clone(), v.clone());
+                    plans.transform(&mut au, &[n], &[0], dir, norm);
+                    plans.transform(&mut ahv, &[n], &[0], adir, anorm);
+                    (dot(&au, &v), dot(&u, &ahv))
+                });
+                let scale = (n as f64).sqrt() * norm.factor::<f64>(dir, n) * n as f64;
+                assert!(
+                    (lhs - rhs).norm() <= 1e-12 * scale,
+                    "{dir:?} {norm:?}: {lhs} {rhs}"
+                );
+            }
+        }
+        // f32: the split transform against the f64 one.
+        let x32: Vec<Complex<f32>> = u
+            .iter()
+            .map(|z| Complex::new(z.re as f32, z.im as f32))
+            .collect();
+        let (y32, plans) = on(2, || {
+            let plans = FftPlans::<f32>::new();
+            let mut y = x32.clone();
+            plans.transform(&mut y, &[n], &[0], Direction::Inverse, Norm::Backward);
+            (y, format!("{plans:?}"))
+        });
+        assert!(plans.contains("split_plans: [(65536, Inverse)]"), "{plans}");
+        let mut y64: Vec<C> = x32
+            .iter()
+            .map(|z| C::new(z.re as f64, z.im as f64))
+            .collect();
+        FftPlans::<f64>::new().transform(&mut y64, &[n], &[0], Direction::Inverse, Norm::Backward);
+        let y32: Vec<C> = y32
+            .iter()
+            .map(|z| C::new(z.re as f64, z.im as f64))
+            .collect();
+        let err = max_rel_err(&y32, &y64);
+        assert!(err <= 2e-6, "f32: {err:e}");
     }
 }

@@ -5,7 +5,9 @@
 //! - FFTs ([`FftPlans::transform`](crate::fft::FftPlans::transform), and so every `VarArray` FFT
 //!   and its reverse rule): the pass along the last axis splits the rows into contiguous runs, one
 //!   per task; a pass along any other axis gives each task a batch of columns to gather, transform
-//!   and scatter back. Every task has its own scratch buffers.
+//!   and scatter back. Every task has its own scratch buffers. A single 1-D line of at least
+//!   `THRESHOLD` points (of even length) is split into the transforms of its even and odd
+//!   samples, which run at the same time (see below on its bits).
 //! - Reductions of stored arrays (`sum`, `mean`, `dot`, `vdot`, `norm_sqr_sum`) and their reverse
 //!   rules, and reading gradients out of [`Gradients`](crate::reverse::Gradients).
 //! - Chains of elementwise ops of [`VarArray`](crate::reverse::VarArray), fused into one node
@@ -22,6 +24,15 @@
 //! left to right, and then the chunk sums left to right, with the feature or without, on one
 //! thread or many; so every result is bitwise the same for any number of threads, and the same
 //! as a build without the feature.
+//!
+//! One exception: a 1-D FFT of a single line of at least [`THRESHOLD`] points (an array whose
+//! other axes all have length 1), of even length, on more than one thread. rustfft runs one
+//! transform on one thread, so this line is computed as two half-length transforms at once and one
+//! radix-2 pass that combines them (on one thread that costs more than rustfft's own plan, so it
+//! is not used there). It is the same DFT with its sums associated differently: the result
+//! differs from the one-thread result by rounding only, a few units in the last place of the
+//! largest element (`tests/parallel.rs` bounds the difference by `1e-15` times the largest
+//! element, on 2 and 3 threads).
 //!
 //! # Threads
 //!

@@ -3,7 +3,9 @@
 //! Each computation runs inside rayon pools of 1, 2 and 3 threads, on arrays above
 //! `parallel::THRESHOLD`. A one-thread pool takes the serial code path (the one a build without the
 //! feature runs), so comparing it with the others compares the serial and the parallel code. The
-//! reductions add in fixed chunks in a fixed order, so everything is compared bitwise.
+//! reductions add in fixed chunks in a fixed order, so everything is compared bitwise, except a
+//! single long 1-D FFT line, which more than one thread transforms as two halves at once (the last
+//! test bounds its difference).
 
 #![cfg(feature = "parallel")]
 
@@ -272,4 +274,42 @@ fn fused_real_chains_and_scalar_shares() {
             bits1(g.grad(&s)),
         )
     });
+}
+
+/// The one exception to bitwise equality: a single 1-D line of at least `THRESHOLD` points is
+/// transformed as two half-length transforms at once on more than one thread (`fft/halves.rs`),
+/// which changes the rounding only. A Gross–Pitaevskii-like energy, its value and gradient.
+#[test]
+fn long_1d_fft_is_split_on_many_threads_and_differs_by_rounding_only() {
+    let n = 1 << 16;
+    let mut rng = Lcg(9);
+    let u0 = rng.vec(n);
+    let k2: Vec<f64> = (0..n).map(|_| rng.next().abs() * 100.0).collect();
+    let run = || {
+        let tape: Tape = Tape::new();
+        let u = tape.array(u0.clone(), &[n]);
+        let k = tape.real_constant_array(k2.clone(), &[n]);
+        let h = (u.fft() * &k).ifft();
+        let loss = u.vdot(&h).re() + u.norm_sqr().powi(2).sum();
+        let g = loss.backward().grad(&u);
+        (loss.value().re, h.value().to_vec(), g)
+    };
+    let one = on(1, run);
+    for threads in [2, 3] {
+        let many = on(threads, run);
+        let what = format!("{threads} threads");
+        let dl = (many.0 - one.0).abs() / one.0.abs();
+        assert!(dl <= 1e-14, "{what}: loss {} vs {}", many.0, one.0);
+        let (dh, dg) = (max_rel_diff(&many.1, &one.1), max_rel_diff(&many.2, &one.2));
+        assert!(
+            dh <= 1e-15 && dg <= 1e-15,
+            "{what}: h {dh:e}, gradient {dg:e}"
+        );
+    }
+    // The split plans were made: the test ran the split transform, not rustfft's whole one.
+    let plans = format!("{:?}", FftPlans::<f64>::global());
+    assert!(
+        plans.contains("split_plans: [(65536, Forward), (65536, Inverse)]"),
+        "{plans}"
+    );
 }
