@@ -69,6 +69,7 @@
 #![warn(missing_docs)]
 
 mod ops;
+mod pages;
 mod scalar;
 mod wide;
 

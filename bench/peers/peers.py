@@ -318,7 +318,7 @@ def main():
 
     env = {k: os.environ.get(k) for k in ("XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_",
                                           "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX",
-                                          "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+                                          "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GLIBC_TUNABLES")}
     emit({"versions": versions, "env": env, "affinity": sorted(os.sched_getaffinity(0)),
           "python": sys.version.split()[0], "numpy": np.__version__})
 

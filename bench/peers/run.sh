@@ -27,7 +27,11 @@
 # the mmap and trim thresholds so that freed blocks stay in the heap, and keeps every thread on the
 # main arena (MALLOC_ARENA_MAX=1): without that, JAX's computations sometimes land in a thread
 # arena, whose 64 MiB heaps are unmapped when they empty whatever the trim threshold, and pay 10⁴
-# faults a call at 1024² (seen in one of two runs). Every library, ours included,
+# faults a call at 1024² (seen in one of two runs). It also asks for transparent huge pages for
+# everything malloc hands out (GLIBC_TUNABLES=glibc.malloc.hugetlb=1, glibc 2.35 and later), as
+# the crate does for its own large buffers (src/pages.rs): the strided passes of a 1024² FFT touch
+# a new 4 KiB page at every row, and 2 MiB pages spare those TLB misses, for the peers as for us.
+# Every library, ours included,
 # runs both ways and both figures are shown; the ratios are ours with the default malloc over the
 # better of the peer's two (conservative). Ours: the tape's array buffers come from a per-thread
 # pool, the field is an `Rc` the tape shares, and the gradient is read into a buffer kept across
@@ -49,7 +53,7 @@ cd "$root"
 CRITERION_ARGS="${CRITERION_ARGS:---warm-up-time 1 --measurement-time 3}"
 PEERS_ARGS="${PEERS_ARGS:-}"
 THREADS="${THREADS:-1 2}"
-TUNED_MALLOC="${TUNED_MALLOC:-MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_ARENA_MAX=1}"
+TUNED_MALLOC="${TUNED_MALLOC:-MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_ARENA_MAX=1 GLIBC_TUNABLES=glibc.malloc.hugetlb=1}"
 TORCH_OMP_WAIT_POLICY="${TORCH_OMP_WAIT_POLICY-PASSIVE}"
 OUT="${OUT-$here/last-run.md}"
 target="${CARGO_TARGET_DIR:-$root/target}"

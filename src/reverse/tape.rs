@@ -888,7 +888,7 @@ pub(crate) fn take_buffer<T: Real>(n: usize) -> Vec<Complex<T>> {
             v.clear();
             v
         }
-        None => Vec::with_capacity(n),
+        None => crate::pages::with_capacity(n),
     }
 }
 
@@ -896,7 +896,7 @@ pub(crate) fn take_buffer<T: Real>(n: usize) -> Vec<Complex<T>> {
 /// a caller that overwrites every element: the part of a pooled buffer in use before is not
 /// written again.
 pub(crate) fn take_buffer_len<T: Real>(n: usize) -> Vec<Complex<T>> {
-    let mut v = pooled(n).unwrap_or_else(|| Vec::with_capacity(n));
+    let mut v = pooled(n).unwrap_or_else(|| crate::pages::with_capacity(n));
     v.truncate(n);
     v.resize(n, Complex::new(T::zero(), T::zero()));
     if cfg!(debug_assertions) {
