@@ -335,10 +335,9 @@ impl<T: Real> FftPlans<T> {
 
     /// Transforms `data` in place along each axis in `axes`, then applies numpy's scaling.
     ///
-    /// `data` is a row-major array of shape `shape`. For each axis in `axes`, every line along
-    /// that axis gets the unnormalised 1-D DFT of length `shape[axis]` in direction `dir` (these
-    /// commute; the last axis of the array, if listed, is done first, the others in the order
-    /// given); then everything is multiplied by `norm.factor(dir, n)` with `n` the product of
+    /// `data` is a row-major array of shape `shape`. For each axis in `axes`, in order, every line
+    /// along that axis gets the unnormalised 1-D DFT of length `shape[axis]` in direction `dir`;
+    /// then everything is multiplied by `norm.factor(dir, n)` with `n` the product of
     /// `shape[axis]` over `axes` (an axis listed twice is transformed, and counted, twice, as in
     /// numpy). Any lengths work, primes included; length-1 axes and empty arrays are fine, and an
     /// empty `axes` leaves `data` unchanged.
@@ -424,14 +423,7 @@ impl<T: Real> FftPlans<T> {
         }
 
         // Axes of length 1 are the identity; only the others need plans and passes.
-        let mut active: Vec<usize> = axes.iter().copied().filter(|&a| shape[a] > 1).collect();
-        // The 1-D transforms along different axes commute, so the last axis goes first: out of
-        // place, its pass reads `src` row by row, and the strided passes then work on `data`,
-        // whose huge pages (`pages.rs`) make their big strides cheaper than the caller's memory
-        // may. In place too, so that both give the same bits.
-        if let Some(i) = active.iter().position(|&a| a == shape.len() - 1) {
-            active[..=i].rotate_right(1);
-        }
+        let active: Vec<usize> = axes.iter().copied().filter(|&a| shape[a] > 1).collect();
         let n_total: usize = active.iter().map(|&a| shape[a]).product();
         let factor: T = norm.factor(dir, n_total);
         let scale = if factor == T::one() {
