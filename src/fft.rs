@@ -356,7 +356,10 @@ impl<T: Real> FftPlans<T> {
     /// one case: a single line (every other axis of length 1) of at least
     /// [`THRESHOLD`](crate::parallel::THRESHOLD) points, of even length, is transformed as two
     /// half-length transforms at once when the pool has more than one thread. Its result then
-    /// differs from the one-thread result by rounding only.
+    /// differs from the one-thread result by rounding only (the same on 2 threads as on 3). The
+    /// split is chosen by the pool's size, not by how busy it is: many such FFTs run at once on
+    /// a busy pool, each from a task of your own `par_iter`, say, would each be split, and a split
+    /// FFT costs about a third more work than a whole one; run those on a pool of one thread.
     ///
     /// # Panics
     ///
@@ -374,8 +377,8 @@ impl<T: Real> FftPlans<T> {
     }
 
     /// [`transform`](Self::transform) out of place: `output` becomes the transform of `input`,
-    /// which is left as it was (rustfft's `process_outofplace`, for whole arrays). The first pass
-    /// reads `input` directly, so this costs no copy of the array on top of the transform.
+    /// which is left as it was. The first pass reads `input` directly, so this costs no copy of
+    /// the array on top of the transform.
     /// `output`'s previous contents are ignored. Same scaling and adjoint as `transform`.
     ///
     /// ```
@@ -447,7 +450,7 @@ impl<T: Real> FftPlans<T> {
             if n == data.len() && Halves::<T>::applies(n) {
                 let plan = self.halves(n, dir);
                 let mut lease = self.lease();
-                let need = plan.scratch_len(src.is_none());
+                let need = plan.scratch_len();
                 ensure_len(&mut lease.bufs.scratch, need);
                 plan.process(src, data, &mut lease.bufs.scratch[..need], scale);
                 return;
@@ -499,7 +502,7 @@ impl<T: Real> FftPlans<T> {
         let planner = &mut state.planner;
         Arc::clone(state.halves.entry((n, dir)).or_insert_with(|| {
             let half = planner.plan_fft(n / 2, dir.to_rustfft());
-            Arc::new(Halves::new(half, dir == Direction::Forward))
+            Arc::new(Halves::new(half))
         }))
     }
 
@@ -1434,9 +1437,14 @@ mod tests {
                         debug.contains(&format!("split_plans: [({n}, {dir:?})]")),
                         "{what}: {debug}"
                     );
-                    assert!(debug.contains("plans: [],"), "{what}: {debug}");
+                    assert!(
+                        debug.starts_with("FftPlans { plans: [],"),
+                        "{what}: {debug}"
+                    );
                     let (e1, e2) = (max_rel_err(&out, &whole), max_rel_err(&inplace, &whole));
-                    let tol = if n == 2 * 16411 { 4e-15 } else { 1e-15 };
+                    // About 2e-15 measured for the prime halves, 5e-16 for the others; the bound
+                    // leaves room for rustfft's other code paths (SSE, NEON, scalar).
+                    let tol = if n == 2 * 16411 { 6e-15 } else { 3e-15 };
                     assert!(e1 <= tol && e2 <= tol, "{what}: {e1:e} {e2:e}");
                     let f = norm.factor::<f64>(dir, n);
                     for k in [0, 1, 7, n / 2 - 1, n / 2, n / 2 + 3, n - 1] {

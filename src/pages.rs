@@ -15,6 +15,12 @@
 //!
 //! (glibc's `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` asks the same for every large allocation of a
 //! process; this asks it for the crate's array buffers only, with no setting needed.)
+//!
+//! The advice stays on that memory after the buffer is freed and the allocator reuses it, and with
+//! the kernel's `defrag` setting at `madvise` (a common default) a page fault in it may wait for
+//! the kernel to assemble a huge page. Set the environment variable `WIRTINGER_HUGE_PAGES=0`
+//! before the first large buffer is made to not ask at all. The 2 MiB size is that of x86-64 and
+//! aarch64 with 4 KiB base pages; elsewhere the advice covers whole 2 MiB ranges all the same.
 
 /// Bytes in one huge page on x86-64 and aarch64 with 4 KiB base pages.
 #[cfg(target_os = "linux")]
@@ -25,8 +31,17 @@ const HUGE: usize = 2 << 20;
 pub(crate) fn with_capacity<U>(n: usize) -> Vec<U> {
     let v: Vec<U> = Vec::with_capacity(n);
     #[cfg(target_os = "linux")]
-    advise(v.as_ptr() as usize, v.capacity() * std::mem::size_of::<U>());
+    if wanted() {
+        advise(v.as_ptr() as usize, v.capacity() * std::mem::size_of::<U>());
+    }
     v
+}
+
+/// Whether to ask: unless `WIRTINGER_HUGE_PAGES=0` (read once).
+#[cfg(target_os = "linux")]
+fn wanted() -> bool {
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WANTED.get_or_init(|| std::env::var_os("WIRTINGER_HUGE_PAGES").map_or(true, |v| v != "0"))
 }
 
 /// `madvise(MADV_HUGEPAGE)` on the whole huge pages inside `[start, start + bytes)`.

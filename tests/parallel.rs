@@ -295,21 +295,22 @@ fn long_1d_fft_is_split_on_many_threads_and_differs_by_rounding_only() {
         (loss.value().re, h.value().to_vec(), g)
     };
     let one = on(1, run);
-    for threads in [2, 3] {
-        let many = on(threads, run);
-        let what = format!("{threads} threads");
-        let dl = (many.0 - one.0).abs() / one.0.abs();
-        assert!(dl <= 1e-14, "{what}: loss {} vs {}", many.0, one.0);
-        let (dh, dg) = (max_rel_diff(&many.1, &one.1), max_rel_diff(&many.2, &one.2));
-        assert!(
-            dh <= 1e-15 && dg <= 1e-15,
-            "{what}: h {dh:e}, gradient {dg:e}"
-        );
-    }
+    let two = on(2, run);
+    // About 5e-16 measured; the bound leaves room for rustfft's other code paths (SSE, NEON).
+    let dl = (two.0 - one.0).abs() / one.0.abs();
+    assert!(dl <= 1e-14, "loss {} on 2 threads, {} on 1", two.0, one.0);
+    let (dh, dg) = (max_rel_diff(&two.1, &one.1), max_rel_diff(&two.2, &one.2));
+    assert!(dh <= 3e-15 && dg <= 3e-15, "h {dh:e}, gradient {dg:e}");
+    // Two threads or three: the same split, the same bits.
+    let three = on(3, run);
+    assert_eq!(three.0.to_bits(), two.0.to_bits());
+    assert!(bits(&three.1) == bits(&two.1) && bits(&three.2) == bits(&two.2));
     // The split plans were made: the test ran the split transform, not rustfft's whole one.
     let plans = format!("{:?}", FftPlans::<f64>::global());
+    let split = &plans[plans.find("split_plans").expect("a split_plans field")..];
+    let split = &split[..split.find(']').expect("a list")];
     assert!(
-        plans.contains("split_plans: [(65536, Forward), (65536, Inverse)]"),
+        split.contains("(65536, Forward)") && split.contains("(65536, Inverse)"),
         "{plans}"
     );
 }

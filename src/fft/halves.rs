@@ -34,11 +34,14 @@ pub(super) struct Halves<T: Real> {
 }
 
 impl<T: Real> Halves<T> {
-    /// The plan for length `2·half.len()` in the direction of `half` (`forward`: `w = exp(−2πi/n)`).
-    pub(super) fn new(half: Arc<dyn Fft<T>>, forward: bool) -> Self {
+    /// The plan for length `2·half.len()` in the direction of `half` (forward: `w = exp(−2πi/n)`).
+    pub(super) fn new(half: Arc<dyn Fft<T>>) -> Self {
         let m = half.len();
         let n = (2 * m) as f64;
-        let sign = if forward { -1.0 } else { 1.0 };
+        let sign = match half.fft_direction() {
+            rustfft::FftDirection::Forward => -1.0,
+            rustfft::FftDirection::Inverse => 1.0,
+        };
         // Each twiddle from its own angle, in f64, so none carries the error of a recurrence.
         let twiddles = (0..m)
             .map(|k| {
@@ -54,18 +57,17 @@ impl<T: Real> Halves<T> {
         n >= FROM && n % 2 == 0 && crate::parallel::parallel(n)
     }
 
-    /// Scratch [`process`](Self::process) needs: with a `src`, each half is transformed in place
-    /// in `data`; without, the samples are deinterleaved into the scratch first.
-    pub(super) fn scratch_len(&self, in_place: bool) -> usize {
-        if in_place {
-            2 * (self.half.len() + self.half.get_outofplace_scratch_len())
-        } else {
-            2 * self.half.get_inplace_scratch_len()
-        }
+    /// Scratch [`process`](Self::process) needs: the deinterleaved samples, and each half
+    /// transform's own.
+    pub(super) fn scratch_len(&self) -> usize {
+        2 * (self.half.len() + self.half.get_outofplace_scratch_len())
     }
 
     /// `data ← s·DFT(src)` (or of `data` itself when `src` is `None`), with `s = scale` or 1.
     /// `scratch` has at least [`scratch_len`](Self::scratch_len) elements.
+    ///
+    /// In place or not, the samples are deinterleaved into `scratch` and each half is transformed
+    /// from there into its half of `data`, so both give the same bits.
     pub(super) fn process(
         &self,
         src: Option<&[Complex<T>]>,
@@ -76,29 +78,15 @@ impl<T: Real> Halves<T> {
         let m = self.half.len();
         debug_assert_eq!(data.len(), 2 * m);
         let half = self.half.as_ref();
-        match src {
-            Some(src) => {
-                let (even, odd) = data.split_at_mut(m);
-                deinterleave(src, even, odd);
-                let (s1, s2) = scratch.split_at_mut(scratch.len() / 2);
-                rayon::join(
-                    || half.process_with_scratch(even, s1),
-                    || half.process_with_scratch(odd, s2),
-                );
-            }
-            None => {
-                let (samples, rest) = scratch.split_at_mut(2 * m);
-                let (even, odd) = samples.split_at_mut(m);
-                deinterleave(data, even, odd);
-                let (s1, s2) = rest.split_at_mut(rest.len() / 2);
-                let (e_out, o_out) = data.split_at_mut(m);
-                rayon::join(
-                    || half.process_outofplace_with_scratch(even, e_out, s1),
-                    || half.process_outofplace_with_scratch(odd, o_out, s2),
-                );
-            }
-        }
+        let (samples, rest) = scratch.split_at_mut(2 * m);
+        let (even, odd) = samples.split_at_mut(m);
+        deinterleave(src.unwrap_or(data), even, odd);
+        let (s1, s2) = rest.split_at_mut(rest.len() / 2);
         let (e, o) = data.split_at_mut(m);
+        rayon::join(
+            || half.process_outofplace_with_scratch(even, e, s1),
+            || half.process_outofplace_with_scratch(odd, o, s2),
+        );
         combine(e, o, &self.twiddles, scale);
     }
 }
@@ -133,6 +121,7 @@ fn combine<T: Real>(
     }
 }
 
+/// The butterflies of [`combine`] on one task's elements, `s` applied to both outputs.
 #[inline(always)]
 fn butterflies<T: Real>(
     even: &mut [Complex<T>],
