@@ -29,8 +29,9 @@
 //!   - `phase_value/<n>`: the value by the **tape forward only**: the expression recorded on a new
 //!     tape with `u` as an array leaf (as for a gradient), no backward; what the recording costs.
 //!   - `phase_grad/<n>`: value and gradient on a new tape per call: record,
-//!     `loss.backward()`, `g.grad_into(&u, &mut out)` read out into a buffer kept across calls
-//!     (`u` is an `Rc` the tape shares, not copies).
+//!     `loss.backward()`, `g.grad_ref(&u)`, the gradient lent in the backward pass's own buffer
+//!     (no copy; as JAX hands back the buffer its computation wrote) (`u` is an `Rc` the tape
+//!     shares, not copies).
 //! - (b) `gp_grad/65536`: the Gross–Pitaevskii energy in 1-D, `N = 2¹⁶` points on
 //!   `x ∈ [−L/2, L/2)`, `L = 40`, `dx = L/N`, `V = x²/2`, `g = 1`, `k = 2π·fftfreq(N, dx)`,
 //!   `K = k²/2`:
@@ -160,16 +161,15 @@ impl Phase {
     }
 
     fn grad(&self) -> (f64, Vec<C>) {
-        let mut out = vec![C::default(); self.u.len()];
-        (self.grad_into(&mut out), out)
+        self.grad_with(|g| g.to_vec())
     }
 
-    /// The value, and the gradient written into `out` (a buffer the caller keeps across calls).
-    fn grad_into(&self, out: &mut [C]) -> f64 {
+    /// The value, and `f` of the gradient, lent by `Gradients::grad_ref` (no copy).
+    fn grad_with<R>(&self, f: impl FnOnce(&[C]) -> R) -> (f64, R) {
         let tape: Tape = Tape::new();
         let (loss, u) = self.record(&tape);
-        loss.backward().grad_into(&u, out);
-        loss.value().re
+        let r = f(&loss.backward().grad_ref(&u));
+        (loss.value().re, r)
     }
 }
 
@@ -236,16 +236,15 @@ impl Gp {
     }
 
     fn grad(&self) -> (f64, Vec<C>) {
-        let mut out = vec![C::default(); GP_N];
-        (self.grad_into(&mut out), out)
+        self.grad_with(|g| g.to_vec())
     }
 
-    /// The value, and the gradient written into `out` (a buffer the caller keeps across calls).
-    fn grad_into(&self, out: &mut [C]) -> f64 {
+    /// The value, and `f` of the gradient, lent by `Gradients::grad_ref` (no copy).
+    fn grad_with<R>(&self, f: impl FnOnce(&[C]) -> R) -> (f64, R) {
         let tape: Tape = Tape::new();
         let (e, psi) = self.record(&tape);
-        e.backward().grad_into(&psi, out);
-        e.value().re
+        let r = f(&e.backward().grad_ref(&psi));
+        (e.value().re, r)
     }
 
     /// `grad E = 2·dx·(ifft(K fft ψ) + Vψ + g|ψ|²ψ)`, with the crate's FFTs on constants.
@@ -479,9 +478,8 @@ fn bench_phase(c: &mut Criterion) {
         assert!((lv - lg).abs() <= 1e-12 * lv.abs());
         report(&format!("phase/{n}"), lv);
         group.bench_function(BenchmarkId::new("phase_value", n), |b| b.iter(|| p.value()));
-        let mut out = vec![C::default(); n * n];
         group.bench_function(BenchmarkId::new("phase_grad", n), |b| {
-            b.iter(|| p.grad_into(&mut out))
+            b.iter(|| p.grad_with(|g| black_box(g.as_ptr())))
         });
     }
     group.finish();
@@ -491,9 +489,8 @@ fn bench_gp(c: &mut Criterion) {
     let gp = Gp::new();
     check_gp(&gp);
     let mut group = c.benchmark_group("peers");
-    let mut out = vec![C::default(); GP_N];
     group.bench_function(BenchmarkId::new("gp_grad", GP_N), |b| {
-        b.iter(|| gp.grad_into(&mut out))
+        b.iter(|| gp.grad_with(|g| black_box(g.as_ptr())))
     });
     group.finish();
 }

@@ -473,17 +473,12 @@ impl Phase {
         (loss, u)
     }
 
-    /// `L` through the tape, and `grad L` written into `out` (a buffer kept across calls, as the
-    /// hand-written adjoint keeps `work`).
-    fn tape_grad(&self, tape: &Tape, s: &Shared, out: &mut [C]) -> f64 {
+    /// `L` through the tape, and `f` of `grad L`, lent by `grad_ref` in the backward pass's own
+    /// buffer (as the hand-written adjoint leaves it in `work`).
+    fn tape_grad<R>(&self, tape: &Tape, s: &Shared, f: impl FnOnce(&[C]) -> R) -> (f64, R) {
         let (loss, u) = self.record(tape, s);
-        loss.backward().grad_into(&u, out);
-        loss.value().re
-    }
-
-    /// A buffer for [`tape_grad`](Self::tape_grad)'s gradient.
-    fn grad_buffer(&self) -> Vec<C> {
-        vec![C::default(); self.n * self.n]
+        let r = f(&loss.backward().grad_ref(&u));
+        (loss.value().re, r)
     }
 }
 
@@ -493,10 +488,9 @@ fn tape_reused(b: &mut criterion::Bencher<'_>, p: &Phase, pool: &rayon::ThreadPo
     pool.install(|| {
         let mut tape: Tape = Tape::new();
         let s = p.shared();
-        let mut out = p.grad_buffer();
         b.iter(|| {
             tape.clear();
-            p.tape_grad(&tape, &s, &mut out)
+            p.tape_grad(&tape, &s, |g| black_box(g.as_ptr()))
         })
     })
 }
@@ -541,8 +535,7 @@ fn par_transpose(src: &[C], dst: &mut [C], n: usize) {
 fn check_phase() {
     let mut p = Phase::new(64);
     let tape: Tape = Tape::new();
-    let mut gt = p.grad_buffer();
-    let lt = p.tape_grad(&tape, &p.shared(), &mut gt);
+    let (lt, gt) = p.tape_grad(&tape, &p.shared(), <[C]>::to_vec);
     let lv = p.value_plain();
     let lh = p.hand_grad();
     let lh2 = {
@@ -637,10 +630,9 @@ fn bench_phase(c: &mut Criterion) {
         group.bench_function("tape_fresh", |b| {
             one.install(|| {
                 let s = p.shared();
-                let mut out = p.grad_buffer();
                 b.iter(|| {
                     let tape: Tape = Tape::new();
-                    p.tape_grad(&tape, &s, &mut out)
+                    p.tape_grad(&tape, &s, |g| black_box(g.as_ptr()))
                 })
             })
         });

@@ -1202,6 +1202,64 @@ fn reading_into_a_buffer_agrees_with_reading_into_a_vec() {
     }
 }
 
+/// `grad_ref` gives what `grad` returns, bit for bit: lent (the backward pass's own buffer) for a
+/// complex leaf of a real output, small or past the parallel threshold; a new vector for a real
+/// leaf (its gradient is real, the adjoint is not) and for a leaf the output does not depend on.
+/// `grad` is twice `dzbar`, exactly, as the seed `1` makes it.
+#[test]
+fn grad_ref_lends_the_adjoint_of_a_complex_leaf_and_agrees_with_grad() {
+    use std::borrow::Cow;
+    for n in [5usize, (1 << 15) + 1] {
+        let u: Vec<Complex64> = (0..n)
+            .map(|k| c64((0.3 * k as f64).cos(), (0.7 * k as f64).sin()))
+            .collect();
+        let t: Vec<f64> = (0..n).map(|k| 1.0 + (0.01 * k as f64).sin()).collect();
+        let tape: Tape = Tape::new();
+        let a = tape.vector(&u);
+        let p = tape.real_array(&t, &[n]);
+        let unused = tape.vector(&u);
+        // A fused loss (its VJP computed with its value) and an FFT one (the adjoint from the
+        // inverse transform).
+        let fused = ((&a * &p).norm_sqr() - &t[..]).powi(2).sum();
+        let fft = (a.fft() * &p).norm_sqr_sum() + a.norm_sqr_sum() * 0.25;
+        for loss in [fused, fft] {
+            let g = loss.backward();
+            let lent = g.grad_ref(&a);
+            assert!(matches!(lent, Cow::Borrowed(_)), "n = {n}");
+            assert_eq!(*lent, g.grad(&a)[..]);
+            let dzbar = g.dzbar(&a);
+            assert!(lent.iter().zip(&dzbar).all(|(x, d)| *x == d * 2.0));
+            assert!(lent.iter().filter(|x| x.norm() > 0.0).count() > n / 2);
+            let real = g.grad_ref(&p);
+            assert!(matches!(real, Cow::Owned(_)));
+            assert_eq!(*real, g.grad(&p)[..]);
+            assert!(real.iter().all(|x| x.im == 0.0));
+            let none = g.grad_ref(&unused);
+            assert!(matches!(none, Cow::Owned(_)));
+            assert!(none.iter().all(|x| *x == c64(0.0, 0.0)));
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "Gradients::grad_ref: grad asked of a complex-valued output")]
+fn grad_ref_of_a_complex_output_panics() {
+    let tape: Tape = Tape::new();
+    let a = tape.vector(vec![c64(1.0, 2.0); 3]);
+    let g = a.sum().backward();
+    let _ = g.grad_ref(&a);
+}
+
+#[test]
+#[should_panic(expected = "Gradients::grad_ref asked about an array (`mul`), which is not a leaf")]
+fn grad_ref_of_an_array_that_is_not_a_leaf_panics() {
+    let tape: Tape = Tape::new();
+    let a = tape.vector(vec![c64(1.0, 2.0); 3]);
+    let b = &a * c64(2.0, 0.0);
+    let g = b.norm_sqr_sum().backward();
+    let _ = g.grad_ref(&b);
+}
+
 #[test]
 #[should_panic(
     expected = "Gradients::grad_into: the output has 3 elements, the array of shape [2, 2] has 4"

@@ -91,6 +91,41 @@ fn matvec(a: &[C], x: &[C]) -> Vec<C> {
         .collect()
 }
 
+/// A custom rule's VJP receives the cotangents on the scale of the backward pass: `2 ∂L/∂ȳ` for a
+/// real loss (the seed `1`), `∂Re f/∂ȳ` and `∂Im f/∂ȳ` for the two walks of a complex `f`.
+#[test]
+fn a_custom_vjp_receives_twice_the_conjugate_cotangent_of_a_real_loss() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let y0 = vec![c64(1.0, 2.0), c64(-0.5, 0.25)];
+    type Seen = Rc<RefCell<Vec<Vec<C>>>>;
+    /// The identity, as a custom rule that records the cotangents it is handed.
+    fn id<'t>(x: &VarArray<'t>, seen: &Seen) -> VarArray<'t> {
+        let seen = Rc::clone(seen);
+        x.tape()
+            .custom("id", &[x], x.value().to_vec(), &[2], move |c| {
+                seen.borrow_mut().push(c.to_vec());
+                vec![c.to_vec()]
+            })
+    }
+    let seen: Seen = Rc::default();
+    let tape: Tape = Tape::new();
+    let x = tape.vector(&y0);
+    // L = Σ|y|²: ∂L/∂ȳ = y.
+    let g = id(&x, &seen).norm_sqr_sum().backward();
+    let want: Vec<C> = y0.iter().map(|y| y * 2.0).collect();
+    assert_eq!(seen.borrow()[0], want);
+    assert_eq!(g.grad(&x), want);
+    assert_eq!(g.dzbar(&x), y0);
+    // f = Σ y: ∂Re f/∂ȳ = ½, ∂Im f/∂ȳ = i/2.
+    seen.borrow_mut().clear();
+    let g = id(&x, &seen).sum().backward();
+    assert_eq!(seen.borrow()[0], vec![c64(0.5, 0.0); 2]);
+    assert_eq!(seen.borrow()[1], vec![c64(0.0, 0.5); 2]);
+    assert_eq!(g.dz(&x), vec![c64(1.0, 0.0); 2]);
+    assert_eq!(g.dzbar(&x), vec![c64(0.0, 0.0); 2]);
+}
+
 #[test]
 fn solve_is_correct() {
     let mut rng = Lcg(1);

@@ -34,8 +34,8 @@
 # Every library, ours included,
 # runs both ways and both figures are shown; the ratios are ours with the default malloc over the
 # better of the peer's two (conservative). Ours: the tape's array buffers come from a per-thread
-# pool, the field is an `Rc` the tape shares, and the gradient is read into a buffer kept across
-# calls (`grad_into`), so ours touches no fresh memory per call.
+# pool, the field is an `Rc` the tape shares, and the gradient is lent in the backward pass's own
+# buffer (`grad_ref`), so ours touches no fresh memory per call.
 #
 # Environment knobs:
 #   CRITERION_ARGS  arguments for criterion (default: --warm-up-time 1 --measurement-time 3)

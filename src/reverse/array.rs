@@ -892,7 +892,7 @@ impl<'t, T: Real> VarArray<'t, T> {
     /// `Σ` of a pending expression, fused into its pass.
     ///
     /// A real sum is a loss, recorded to be differentiated, so its VJP is computed in the same
-    /// pass as its value (for the seed `½`, see [`Expr::sum_with_vjp`]): the inputs are read once
+    /// pass as its value (for the seed `1`, see [`Expr::sum_with_vjp`]): the inputs are read once
     /// instead of once more in the backward pass, and the first backward pass hands the buffers
     /// on. Later backward passes of the same tape recompute it.
     fn fused_sum(&self, name: &'static str, e: Rc<Expr<T>>) -> Var<'t, T> {

@@ -12,7 +12,9 @@ impl<T: Real> Tape<T> {
     ///
     /// The convention is that of the whole tape: `vjp` receives the conjugate cotangent of the
     /// output, `c_y = ∂L/∂ȳ`, and returns those of the inputs, `c_{x_k} = ∂L/∂x̄_k`, one vector per
-    /// input in order. For a holomorphic (complex-linear, say) `f` with Jacobian `J_k = ∂y/∂x_k`
+    /// input in order. A VJP is linear in `c_y`, and for a real-valued `L` the backward pass hands
+    /// it `2 ∂L/∂ȳ` (the seed `1`, as PyTorch's `grad_output`; see [`Var::backward`]) and
+    /// expects `2 ∂L/∂x̄_k` back, which the same code gives. For a holomorphic (complex-linear, say) `f` with Jacobian `J_k = ∂y/∂x_k`
     /// that is `c_{x_k} = J_kᴴ c_y`; in general
     /// `c_x = (∂y/∂x)ᴴ c_y + (∂y/∂x̄)ᵀ conj(c_y)`.
     /// Use [`check::test_vjp`](crate::check::test_vjp) to test a VJP against finite differences.

@@ -18,9 +18,9 @@
 //! and is not zeroed: a pass writes every element it reads first.
 //!
 //! A real-valued fused sum (a loss) runs the backward sweep in the same pass as its value, for
-//! the seed `½` a real output's backward pass gives ([`Expr::sum_with_vjp`]), and keeps the
+//! the seed `1` a real output's backward pass gives ([`Expr::sum_with_vjp`]), and keeps the
 //! inputs' adjoints for the backward pass ([`Early`]): for a real sum the VJP of any seed `c` is
-//! `2 Re(c)` times that one, so the inputs are read once in all. Within a chunk, the first share
+//! `Re(c)` times that one, so the inputs are read once in all. Within a chunk, the first share
 //! a cotangent receives is stored, not added to zeros ([`Adj::Set`]).
 //!
 //! Real numbers where the value is known to be real: every input and op carries whether its
@@ -671,18 +671,18 @@ impl<T: Real> Expr<T> {
     }
 
     /// `Σ` of the values (as [`sum`](Self::sum) gives it, bit for bit) and, in the same pass,
-    /// the VJP of that sum for the seed `½`, the seed of a real loss: the share of every input
-    /// node for which `wants(id)`, each array input in a buffer of its own. For a real-valued
-    /// expression this is the whole VJP for any seed `c`: the share for `c` is `2 Re(c)` times
-    /// the share for `½` ([`Early::apply`]).
+    /// the VJP of that sum for the seed `1`, the seed of a real loss (`Tape::backward_from`):
+    /// the share of every input node for which `wants(id)`, each array input in a buffer of its
+    /// own. For a real-valued expression this is the whole VJP for any seed `c`: the share for
+    /// `c` is `Re(c)` times the share for `1` ([`Early::apply`]).
     pub(crate) fn sum_with_vjp(&self, wants: impl Fn(u32) -> bool) -> (C<T>, Early<T>) {
         let ids = self.inputs();
         let plan = self.plan(|id, _| {
             let id = id.filter(|&id| wants(id))?;
             Some((ids.iter().position(|&x| x == id)?, None))
         });
-        let half = C::new(T::from_f64c(0.5), T::zero());
-        let out = self.pass(Seed::Scalar(half), &plan, true);
+        let one = C::new(T::one(), T::zero());
+        let out = self.pass(Seed::Scalar(one), &plan, true);
         let scalars = plan
             .scalar_slots
             .iter()
@@ -841,7 +841,7 @@ struct PassOut<T> {
     scalars: Vec<C<T>>,
 }
 
-/// The VJP of a real-valued fused sum, computed with its value for the seed `½`
+/// The VJP of a real-valued fused sum, computed with its value for the seed `1`
 /// ([`Expr::sum_with_vjp`]): per input (its position in [`Expr::inputs`]), its share.
 pub(crate) struct Early<T: Real> {
     pub arrays: Vec<(usize, Vec<C<T>>)>,
@@ -857,10 +857,10 @@ impl<T: Real> Early<T> {
             .sum()
     }
 
-    /// Adds the shares for the seed `c` into `acc`: those for `½` times `2 Re(c)` (exact when
-    /// that is 1, as it is for the loss itself: the buffers are then handed over as they are).
+    /// Adds the shares for the seed `c` into `acc`: those for `1` times `Re(c)` (exact when that
+    /// is 1, as it is for the loss itself: the buffers are then handed over as they are).
     pub(crate) fn apply(self, c: C<T>, acc: &mut Accum<'_, T>) {
-        let f = c.re + c.re;
+        let f = c.re;
         for (k, v) in self.arrays {
             acc.give_scaled(k, v, (f != T::one()).then_some(f));
         }

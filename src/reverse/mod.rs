@@ -6,8 +6,14 @@
 //! `c_a = ∂L/∂ā`:
 //!
 //! ```text
-//! c_a += conj(g_a) · c_b + g_ā · conj(c_b)        (seed c_L = ½ for a real output L)
+//! c_a += conj(g_a) · c_b + g_ā · conj(c_b)        (seed c_L = ∂L/∂L̄ = ½ for a real output L)
 //! ```
+//!
+//! The rule is linear in the seed, and a real output is walked from twice that, `1`, as PyTorch
+//! seeds it: every adjoint is then `2 ∂L/∂ā`, a leaf's is its gradient with no pass to double it
+//! (an array leaf's can be lent as it is, [`Gradients::grad_ref`]), and
+//! [`Gradients::dzbar`] halves it back, exactly. A custom rule's VJP receives cotangents on the
+//! same scale ([`Tape::custom`]).
 //!
 //! A real-valued output (built from `re`, `im`, `norm`, `norm_sqr`, `arg`, real leaves and
 //! constants and arithmetic on real values) takes one walk; a complex output `f` takes two, on

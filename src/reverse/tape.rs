@@ -565,9 +565,9 @@ impl<T: Real> Tape<T> {
         self.extras.borrow()
     }
 
-    /// The reverse walk from node `out`, seeded with the conjugate cotangent `seed` (`½` for a
-    /// real output, `i/2` for the imaginary part of a complex one). Returns the adjoints
-    /// `∂L/∂b̄` of every scalar node and of every array leaf.
+    /// The reverse walk from node `out`, seeded with the conjugate cotangent `seed`. Returns the
+    /// adjoints of every scalar node and of every array leaf: `seed / ∂L/∂L̄` times `∂L/∂b̄`
+    /// (see [`backward_from`](Self::backward_from) for the seeds).
     pub(crate) fn walk(&self, out: u32, seed: Complex<T>) -> Adjoints<T> {
         let g = self.graph.borrow();
         let (recs, conj) = (&g.recs[..], &g.conj[..]);
@@ -670,14 +670,21 @@ impl<T: Real> Tape<T> {
 
     /// Backward from a scalar node: one pass for a real output, two (on `Re f` and `Im f`) for a
     /// complex one.
+    ///
+    /// A real output `L` is walked from the seed `1 = 2 ∂L/∂L̄`, so that every adjoint is
+    /// `2 ∂L/∂b̄` and a leaf's is its gradient as it stands, with no pass to double it (a
+    /// gradient can then be lent without a copy, [`Gradients::grad_ref`]). The walks of a
+    /// complex `f` start from `½` and `i/2`, `∂Re f/∂f̄` and `∂Im f/∂f̄`, and give `∂/∂b̄` itself.
+    /// Doubling the seed doubles every product and sum of the walk, which is exact in floating
+    /// point short of overflow: `∂L/∂b̄` is the halved adjoint, bit for bit.
     pub(crate) fn backward_from(&self, out: u32) -> Gradients<T> {
         let node = self.node(out);
         let half = T::from_f64c(0.5);
-        let re = self.walk(out, Complex::new(half, T::zero()));
-        let im = if node.real {
-            None
+        let (re, im) = if node.real {
+            (self.walk(out, Complex::new(T::one(), T::zero())), None)
         } else {
-            Some(self.walk(out, Complex::new(T::zero(), half)))
+            let re = self.walk(out, Complex::new(half, T::zero()));
+            (re, Some(self.walk(out, Complex::new(T::zero(), half))))
         };
         Gradients::new(self, out, re, im)
     }
@@ -976,6 +983,7 @@ fn next_tape_id() -> u64 {
 /// The result of one reverse walk.
 #[derive(Clone, Debug)]
 pub(crate) struct Adjoints<T> {
+    /// `2 ∂L/∂b̄` for a real output `L`; `∂Re f/∂b̄` or `∂Im f/∂b̄` for a complex `f`.
     pub scalars: Vec<Complex<T>>,
     pub arrays: Vec<Option<Vec<Complex<T>>>>,
     /// The most bytes of adjoints alive at once during the walk.
