@@ -286,7 +286,7 @@ fn real_valued_chains_equal_the_scalar_tape() {
 /// A real fused sum computes its VJP in the pass that computes its value (`Tape::memory` counts
 /// it among the adjoints), and the first backward pass through it uses that; later passes
 /// recompute it. Both agree: bit for bit for the loss itself, to rounding for a loss used
-/// twice and scaled (the shares for the seed `½` times `2 Re c`), with two array leaves, one of
+/// twice and scaled (the shares for the seed `1` times `Re c`), with two array leaves, one of
 /// them read twice, a scalar leaf, and a leaf whose adjoint already has a share when the sum's
 /// VJP runs.
 #[test]
@@ -306,8 +306,8 @@ fn a_real_sum_computes_its_vjp_with_its_value() {
     assert_eq!(first.grad(&b), again.grad(&b));
     assert_eq!(first.grad(&s), again.grad(&s));
 
-    // A fresh loss of the same kind, used with seed 2·½ + 3·½ = 5/2, after a share of a's
-    // adjoint from a node recorded later.
+    // A fresh loss of the same kind, used with seed 2 + 3 = 5, after a share of a's adjoint from
+    // a node recorded later.
     let m = ((&a * &b - s).norm_sqr() + (&a * 0.5).sin().re()).sum();
     let total = m * 3.0 + a.norm_sqr_sum() + m * 2.0;
     let (early, late) = (total.backward(), total.backward());
@@ -323,6 +323,22 @@ fn a_real_sum_computes_its_vjp_with_its_value() {
     for ((x, g), a) in late.grad(&a).iter().zip(&first.grad(&a)).zip(&av) {
         let want = g * 5.0 + a * 2.0;
         assert!((x - want).norm() <= 1e-12 * want.norm(), "{x} vs {want}");
+    }
+
+    // Inside a complex output `f = w·m`: the sum's seeds are complex (`w̄/2`, then `i w̄/2` in the
+    // walk of `Im f`), and `∂f/∂ā = w ∂m/∂ā`, `∂f/∂a = w ∂m/∂a`, from the VJP computed with the
+    // value and, in a second backward pass, recomputed.
+    let w = c64(0.75, -1.5);
+    let m = ((&a * &b - s).norm_sqr() + (&a * 0.5).sin().re()).sum();
+    let f = m * w;
+    let (fe, fl) = (f.backward(), f.backward());
+    let (dm, dmz) = (first.dzbar(&a), first.dz(&a));
+    for g in [&fe, &fl] {
+        for ((x, z), (d, dz)) in g.dzbar(&a).iter().zip(&g.dz(&a)).zip(dm.iter().zip(&dmz)) {
+            let (want, wantz) = (w * d, w * dz);
+            assert!((x - want).norm() <= 1e-13 * want.norm(), "{x} vs {want}");
+            assert!((z - wantz).norm() <= 1e-13 * wantz.norm(), "{z} vs {wantz}");
+        }
     }
 
     // A known value: Σ|a|² of a pending expression, gradient 2a.

@@ -10,12 +10,13 @@ use std::rc::Rc;
 impl<T: Real> Tape<T> {
     /// Records a user's array function `y = f(x₀, x₁, …)` from its output value and its VJP.
     ///
-    /// The convention is that of the whole tape: `vjp` receives the conjugate cotangent of the
-    /// output, `c_y = ∂L/∂ȳ`, and returns those of the inputs, `c_{x_k} = ∂L/∂x̄_k`, one vector per
-    /// input in order. A VJP is linear in `c_y`, and for a real-valued `L` the backward pass hands
-    /// it `2 ∂L/∂ȳ` (the seed `1`, as PyTorch's `grad_output`; see [`Var::backward`]) and
-    /// expects `2 ∂L/∂x̄_k` back, which the same code gives. For a holomorphic (complex-linear, say) `f` with Jacobian `J_k = ∂y/∂x_k`
-    /// that is `c_{x_k} = J_kᴴ c_y`; in general
+    /// The convention is that of the whole tape: `vjp` receives the conjugate cotangent `c_y` of
+    /// the output and returns those of the inputs, `c_{x_k}`, one vector per input in order. The
+    /// backward pass scales them all alike: `c_y = 2 ∂L/∂ȳ` for a real-valued `L` (the seed `1`,
+    /// as PyTorch's `grad_output`; see [`Var::backward`]), `∂Re f/∂ȳ` and `∂Im f/∂ȳ` in the two
+    /// walks of a complex `f`. A VJP is linear in `c_y`, so the one formula serves every scale.
+    /// For a holomorphic (complex-linear, say) `f` with Jacobian `J_k = ∂y/∂x_k` that is
+    /// `c_{x_k} = J_kᴴ c_y`; in general
     /// `c_x = (∂y/∂x)ᴴ c_y + (∂y/∂x̄)ᵀ conj(c_y)`.
     /// Use [`check::test_vjp`](crate::check::test_vjp) to test a VJP against finite differences.
     ///

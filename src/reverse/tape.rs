@@ -203,7 +203,8 @@ impl<T: Real> Graph<T> {
 }
 
 /// The vector-Jacobian product of a closure node: receives the conjugate cotangent of the output
-/// (`∂L/∂ȳ`, one element for a scalar output), owned so that it can be transformed in place and
+/// (`2 ∂L/∂ȳ` for a real output `L`, see [`Tape::backward_from`]; one element for a scalar
+/// output), owned so that it can be transformed in place and
 /// handed on with [`Accum::give`], and adds those of its inputs into `acc`.
 pub(crate) type Vjp<T> = Box<dyn Fn(Vec<Complex<T>>, &mut Accum<'_, T>)>;
 
@@ -676,7 +677,8 @@ impl<T: Real> Tape<T> {
     /// gradient can then be lent without a copy, [`Gradients::grad_ref`]). The walks of a
     /// complex `f` start from `½` and `i/2`, `∂Re f/∂f̄` and `∂Im f/∂f̄`, and give `∂/∂b̄` itself.
     /// Doubling the seed doubles every product and sum of the walk, which is exact in floating
-    /// point short of overflow: `∂L/∂b̄` is the halved adjoint, bit for bit.
+    /// point short of overflow and of subnormal results: `∂L/∂b̄` is the halved adjoint, bit for
+    /// bit, as long as custom VJPs are homogeneous in their cotangent (as linear maps are).
     pub(crate) fn backward_from(&self, out: u32) -> Gradients<T> {
         let node = self.node(out);
         let half = T::from_f64c(0.5);

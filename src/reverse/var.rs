@@ -113,8 +113,8 @@ impl<'t, T: Real> Var<'t, T> {
 
     /// The reverse pass from this output: the Wirtinger derivatives of `self` with respect to every
     /// leaf. A real-valued output takes one walk of the tape (seeded with `2 ∂L/∂L̄ = 1`, so that
-    /// its adjoints are gradients), a complex one two (on `Re f` and `Im f`). The tape is left as it was, so other outputs of the same
-    /// tape can be differentiated too.
+    /// its adjoints are gradients), a complex one two (on `Re f` and `Im f`). The tape is left as
+    /// it was, so other outputs of the same tape can be differentiated too.
     pub fn backward(&self) -> Gradients<T> {
         self.tape.backward_from(self.id)
     }
