@@ -1167,16 +1167,22 @@ fn real_arrays_stored_as_real_agree_with_complex_storage() {
     }
 }
 
+/// A complex field and a real one, of `n` elements, for the tests of reading gradients.
+fn leaf_values(n: usize) -> (Vec<Complex64>, Vec<f64>) {
+    let u = (0..n)
+        .map(|k| c64((0.3 * k as f64).cos(), (0.7 * k as f64).sin()))
+        .collect();
+    let t = (0..n).map(|k| 1.0 + (0.01 * k as f64).sin()).collect();
+    (u, t)
+}
+
 /// `grad_into`, `dz_into` and `dzbar_into` write what `grad`, `dz` and `dzbar` return, for real and
 /// complex outputs, complex and real leaves, small arrays and arrays past the parallel threshold,
 /// whatever the buffer held before.
 #[test]
 fn reading_into_a_buffer_agrees_with_reading_into_a_vec() {
     for n in [5usize, (1 << 15) + 1] {
-        let u: Vec<Complex64> = (0..n)
-            .map(|k| c64((0.3 * k as f64).cos(), (0.7 * k as f64).sin()))
-            .collect();
-        let t: Vec<f64> = (0..n).map(|k| 1.0 + (0.01 * k as f64).sin()).collect();
+        let (u, t) = leaf_values(n);
         let tape: Tape = Tape::new();
         let a = tape.vector(&u);
         let p = tape.real_array(&t, &[n]);
@@ -1210,10 +1216,7 @@ fn reading_into_a_buffer_agrees_with_reading_into_a_vec() {
 fn grad_ref_lends_the_adjoint_of_a_complex_leaf_and_agrees_with_grad() {
     use std::borrow::Cow;
     for n in [5usize, (1 << 15) + 1] {
-        let u: Vec<Complex64> = (0..n)
-            .map(|k| c64((0.3 * k as f64).cos(), (0.7 * k as f64).sin()))
-            .collect();
-        let t: Vec<f64> = (0..n).map(|k| 1.0 + (0.01 * k as f64).sin()).collect();
+        let (u, t) = leaf_values(n);
         let tape: Tape = Tape::new();
         let a = tape.vector(&u);
         let p = tape.real_array(&t, &[n]);
