@@ -263,9 +263,10 @@ where
 /// `f` maps the inputs (one flat vector) to the outputs; `vjp(x, c_y)` must return the conjugate
 /// cotangent of the inputs `c_x = ∂L/∂x̄` given that of the outputs `c_y = ∂L/∂ȳ` (the tape's
 /// convention, up to the common scale the backward pass applies, see
-/// [`Tape::custom`](crate::reverse::Tape::custom); a VJP is linear, so it does not matter). The test draws a fixed pseudo-random `w`, and compares `vjp(x, w)` with finite
-/// differences of the real function `L(x) = 2 Re Σ_k w̄_k f_k(x)`, whose `∂L/∂ȳ = w`. Panics with
-/// both vectors if they differ by more than `rtol` (relative to `max(1, |c_x|)`).
+/// [`Tape::custom`](crate::reverse::Tape::custom); a VJP is linear, so it does not matter). The
+/// test draws a fixed pseudo-random `w`, and compares `vjp(x, w)` with finite differences of the
+/// real function `L(x) = 2 Re Σ_k w̄_k f_k(x)`, whose `∂L/∂ȳ = w`. Panics with both vectors if
+/// they differ by more than `rtol` (relative to `max(1, |c_x|)`).
 ///
 /// ```
 /// use wirtinger::prelude::*;

@@ -185,8 +185,8 @@ impl<T: Real> Gradients<T> {
         let c1 = *self.re.scalars.get(i)?;
         Some(match &self.im {
             None => {
-                let half = half(c1);
-                (half.conj(), half)
+                let dzbar = half(c1);
+                (dzbar.conj(), dzbar)
             }
             Some(im) => {
                 let c2 = im.scalars[i];

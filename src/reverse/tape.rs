@@ -204,8 +204,8 @@ impl<T: Real> Graph<T> {
 
 /// The vector-Jacobian product of a closure node: receives the conjugate cotangent of the output
 /// (`2 ∂L/∂ȳ` for a real output `L`, see [`Tape::backward_from`]; one element for a scalar
-/// output), owned so that it can be transformed in place and
-/// handed on with [`Accum::give`], and adds those of its inputs into `acc`.
+/// output), owned so that it can be transformed in place and handed on with [`Accum::give`], and
+/// adds those of its inputs into `acc`.
 pub(crate) type Vjp<T> = Box<dyn Fn(Vec<Complex<T>>, &mut Accum<'_, T>)>;
 
 /// Payload of array-valued and closure nodes.
