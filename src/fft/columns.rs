@@ -1,0 +1,468 @@
+//! Transforms along a strided axis with no transpose, for `f64` lines of a power-of-two length on
+//! CPUs with AVX2 and FMA.
+//!
+//! The general strided pass ([`FftPlans::transform`](super::FftPlans::transform)) gathers lines
+//! into a buffer, hands them to rustfft and scatters them back: two transposes' worth of memory
+//! traffic on top of the butterflies. Here the butterflies themselves run across columns instead:
+//! the lines are the columns of an `n × stride` block, and an element of the transform is a
+//! *row segment* of 4 adjacent columns (16 for lines longer than 256 points), held as AVX2 vectors
+//! of real parts and of imaginary parts, four columns to a vector. Every butterfly then works on
+//! 4 or 16 lines at once, with each row segment read as one contiguous run (no element is moved
+//! on its own). The caller gathers whatever is left over (fewer than four columns).
+//!
+//! The transform is an in-place radix-4 decimation in frequency (with one radix-2 stage first
+//! when `log₂ n` is odd) on a buffer of `n` row segments:
+//!
+//! - the first stage reads its inputs straight from the array (the gather, fused in);
+//! - the middle stages work in the buffer; once a group of positions fits in the L1 cache, it
+//!   goes through all the remaining stages before the next group starts;
+//! - the last stage, which has no twiddles, writes its outputs straight to the array, each to the
+//!   row of its frequency (the digit reversal of decimation in frequency costs nothing, since a
+//!   row is as cheap to write as any other), scaled by the normalisation if there is one.
+//!
+//! Against the gather, rustfft and scatter it replaces, along axis 0 on one core: 0.81–0.85× the
+//! time at 256², 0.95–0.98× at 1024², where both are bound by memory (see BENCHMARKS.md). The
+//! twiddles are `cos` and `sin` of `2π jk / span` computed in `f64`, as rustfft computes its own;
+//! the results agree with rustfft's to rounding (a few `1e-16` relative), not bit for bit.
+
+use super::Direction;
+use crate::Complex;
+use std::arch::x86_64::*;
+
+/// Lines (columns) per vector: four `f64` in an AVX2 register.
+pub(super) const LANES: usize = 4;
+/// Vectors per row segment for lines longer than [`NARROW_UP_TO`]: 16 columns, 256 bytes of each
+/// row, so that rows far apart in memory are read in longer runs. (At 1024², 8 columns made the
+/// phase-retrieval gradient 11% slower.)
+const WIDE: usize = 4;
+/// Lines up to this long take one vector per row segment (4 columns), so that the buffer (16 KiB
+/// at 256 points) stays in the L1 cache. (At 256², axis 0: 8 columns took 5% longer, 16 columns
+/// 30% longer, a little longer than the gather.)
+const NARROW_UP_TO: usize = 256;
+/// The L1 data cache we plan for (48 KiB on recent x86 cores; 32 KiB leaves room for the
+/// twiddles and the array's rows).
+const L1_BYTES: usize = 32 << 10;
+/// The shortest line transformed here (two stages at least: radix 2, then 4).
+const MIN_LEN: usize = 8;
+
+/// The columns of one row segment for lines of length `n`: a batch of columns should be a whole
+/// number of them.
+pub(super) fn segment(n: usize) -> usize {
+    if n > NARROW_UP_TO {
+        LANES * WIDE
+    } else {
+        LANES
+    }
+}
+
+/// Whether lines of length `n` can be transformed here on this CPU.
+pub(super) fn applies(n: usize) -> bool {
+    n >= MIN_LEN
+        && n.is_power_of_two()
+        && std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+}
+
+/// One stage of the decimation in frequency: butterflies of `radix` points `span / radix` apart.
+struct Stage {
+    radix: usize,
+    span: usize,
+    /// For `j < span / radix`: `w^{j k}`, `k = 1 .. radix`, with `w = exp(∓2πi/span)`.
+    twiddles: Vec<Complex<f64>>,
+}
+
+/// The plan of a transform of length `n` in one direction.
+pub(super) struct ColumnPlan {
+    n: usize,
+    forward: bool,
+    stages: Vec<Stage>,
+    /// The row each buffer position holds at the end: its frequency (the digit reversal).
+    row_of: Vec<usize>,
+}
+
+impl ColumnPlan {
+    /// The plan for lines of length `n` (a power of two, at least [`MIN_LEN`]).
+    pub(super) fn new(n: usize, dir: Direction) -> Self {
+        assert!(n >= MIN_LEN && n.is_power_of_two());
+        let sign = match dir {
+            Direction::Forward => -1.0,
+            Direction::Inverse => 1.0,
+        };
+        let mut radices = Vec::new();
+        if n.trailing_zeros() % 2 == 1 {
+            radices.push(2);
+        }
+        while radices.iter().product::<usize>() < n {
+            radices.push(4);
+        }
+        let mut span = n;
+        let mut stages = Vec::new();
+        for &radix in &radices {
+            let mut twiddles = Vec::with_capacity((radix - 1) * (span / radix));
+            for j in 0..span / radix {
+                for k in 1..radix {
+                    let a = sign * std::f64::consts::TAU * (j * k) as f64 / span as f64;
+                    twiddles.push(Complex::new(a.cos(), a.sin()));
+                }
+            }
+            stages.push(Stage {
+                radix,
+                span,
+                twiddles,
+            });
+            span /= radix;
+        }
+        // Decimation in frequency leaves the frequency f = k₁ + r₁ k₂ + r₁ r₂ k₃ + … at the
+        // position k₁ n/r₁ + k₂ n/(r₁ r₂) + …
+        let mut row_of = vec![0; n];
+        for f in 0..n {
+            let (mut rest, mut pos, mut span) = (f, 0, n);
+            for &r in &radices {
+                span /= r;
+                pos += (rest % r) * span;
+                rest /= r;
+            }
+            row_of[pos] = f;
+        }
+        ColumnPlan {
+            n,
+            forward: dir == Direction::Forward,
+            stages,
+            row_of,
+        }
+    }
+
+    /// The length in `f64` of the work buffer [`process`](Self::process) needs for `b` columns:
+    /// `n` positions of one row segment.
+    pub(super) fn buffer_len(&self, b: usize) -> usize {
+        let width = if b >= segment(self.n) {
+            segment(self.n)
+        } else {
+            LANES
+        };
+        2 * self.n * width
+    }
+
+    /// Transforms the columns `c0 .. c0 + b` of the `n × stride` row-major block of complex
+    /// numbers at element `base`: read from `from`, written to `to` (the same array for an
+    /// in-place pass), multiplied by `scale` if there is one.
+    ///
+    /// # Panics
+    ///
+    /// If `b` is not a multiple of [`LANES`], `c0 + b > stride`, or `buf` is shorter than
+    /// [`buffer_len(b)`](Self::buffer_len).
+    ///
+    /// # Safety
+    ///
+    /// [`applies`] must hold for `n`. `from` and `to` point to arrays of complex numbers (as
+    /// interleaved `f64`) holding the whole block; while this runs, nothing else may write the
+    /// block's columns `c0 .. c0 + b` of `from`, or use those of `to`, except that `from` and
+    /// `to` may be the same array.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn process(
+        &self,
+        from: *const f64,
+        to: *mut f64,
+        base: usize,
+        stride: usize,
+        c0: usize,
+        b: usize,
+        buf: &mut [f64],
+        scale: Option<f64>,
+    ) {
+        assert!(
+            b % LANES == 0 && c0 + b <= stride && buf.len() >= self.buffer_len(b),
+            "columns::process: {b} columns from {c0} of {stride}, buffer {}",
+            buf.len()
+        );
+        // SAFETY: the CPU has AVX2 and FMA (`applies`); the rest is the caller's promise.
+        unsafe { self.process_avx2(from, to, base, stride, c0, b, buf.as_mut_ptr(), scale) }
+    }
+
+    /// [`process`](Self::process), compiled for AVX2 and FMA: the segments of `segment(n)`
+    /// columns, then those of 4.
+    ///
+    /// # Safety
+    ///
+    /// As `process`, whose checks have passed; the CPU has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn process_avx2(
+        &self,
+        from: *const f64,
+        to: *mut f64,
+        base: usize,
+        stride: usize,
+        c0: usize,
+        b: usize,
+        buf: *mut f64,
+        scale: Option<f64>,
+    ) {
+        let mut c = c0;
+        let end = c0 + b;
+        // SAFETY (all calls): the columns stay within `c0 .. c0 + b`, as the caller allows.
+        while segment(self.n) == LANES * WIDE && c + LANES * WIDE <= end {
+            unsafe { self.segment::<WIDE>(from, to, base, stride, c, buf, scale) };
+            c += LANES * WIDE;
+        }
+        while c < end {
+            unsafe { self.segment::<1>(from, to, base, stride, c, buf, scale) };
+            c += LANES;
+        }
+    }
+
+    /// The columns `c .. c + 4V`: every stage, through the buffer.
+    ///
+    /// # Safety
+    ///
+    /// As [`process`](Self::process), for these columns; `buf` holds `8Vn` `f64`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn segment<const V: usize>(
+        &self,
+        from: *const f64,
+        to: *mut f64,
+        base: usize,
+        stride: usize,
+        c: usize,
+        buf: *mut f64,
+        scale: Option<f64>,
+    ) {
+        let rows = Rows {
+            from: unsafe { from.add(2 * (base + c)) },
+            to: unsafe { to.add(2 * (base + c)) },
+            pitch: 2 * stride,
+            buf,
+            row_of: &self.row_of,
+        };
+        // The first stages run over the whole buffer; once a group of `span` positions fits in
+        // the L1 cache, each group runs all the remaining stages before the next one starts, so
+        // that it is read from L2 once rather than once a stage.
+        let bytes = 64 * V; // one position: 4V complex numbers
+        let deep = self
+            .stages
+            .iter()
+            .position(|s| s.span * bytes <= L1_BYTES)
+            .unwrap_or(self.stages.len())
+            .max(1);
+        for i in 0..deep {
+            // SAFETY: the caller's promise.
+            unsafe { self.stage_at::<V>(i, rows, 0, self.n, scale) };
+        }
+        if deep < self.stages.len() {
+            let span = self.stages[deep].span;
+            for g in (0..self.n).step_by(span) {
+                for i in deep..self.stages.len() {
+                    // SAFETY: the caller's promise.
+                    unsafe { self.stage_at::<V>(i, rows, g, g + span, scale) };
+                }
+            }
+        }
+    }
+
+    /// Stage `i` on the positions `g0 .. g1` (whole groups of the stage).
+    ///
+    /// # Safety
+    ///
+    /// As [`segment`](Self::segment); stage 0 has run on all positions before any other stage
+    /// runs (the last stage may write rows the first reads).
+    #[inline(always)]
+    unsafe fn stage_at<const V: usize>(
+        &self,
+        i: usize,
+        rows: Rows<'_>,
+        g0: usize,
+        g1: usize,
+        scale: Option<f64>,
+    ) {
+        let s = &self.stages[i];
+        let (first, last) = (i == 0, i + 1 == self.stages.len());
+        let (tw, span) = (s.twiddles.as_ptr(), s.span);
+        let at = (g0, g1);
+        let f = scale.unwrap_or(1.0);
+        // SAFETY: the caller's promise; the first stage reads the array, the last writes it.
+        unsafe {
+            match (s.radix, first, last) {
+                (2, true, false) => stage::<V, 2, true, false>(self, rows, at, span, tw, f),
+                (4, true, false) => stage::<V, 4, true, false>(self, rows, at, span, tw, f),
+                (4, false, false) => stage::<V, 4, false, false>(self, rows, at, span, tw, f),
+                (4, false, true) => stage::<V, 4, false, true>(self, rows, at, span, tw, f),
+                _ => unreachable!("radix 2 comes first, and there are two stages at least"),
+            }
+        }
+    }
+}
+
+/// Where one segment's stages read and write: row `r` of the array is `pitch` `f64` after row
+/// `r − 1`; a buffer position is `8V` `f64` (V vectors of real parts and imaginary parts).
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    from: *const f64,
+    to: *mut f64,
+    pitch: usize,
+    buf: *mut f64,
+    row_of: &'a [usize],
+}
+
+/// Four complex numbers: their real parts and their imaginary parts.
+#[derive(Clone, Copy)]
+struct Z(__m256d, __m256d);
+
+/// `a + b`.
+#[inline(always)]
+unsafe fn add(a: Z, b: Z) -> Z {
+    Z(_mm256_add_pd(a.0, b.0), _mm256_add_pd(a.1, b.1))
+}
+
+/// `a − b`.
+#[inline(always)]
+unsafe fn sub(a: Z, b: Z) -> Z {
+    Z(_mm256_sub_pd(a.0, b.0), _mm256_sub_pd(a.1, b.1))
+}
+
+/// `a · w` for one complex `w`.
+#[inline(always)]
+unsafe fn mul(a: Z, w: *const Complex<f64>) -> Z {
+    let (wr, wi) = unsafe { (_mm256_broadcast_sd(&(*w).re), _mm256_broadcast_sd(&(*w).im)) };
+    Z(
+        _mm256_fmsub_pd(a.0, wr, _mm256_mul_pd(a.1, wi)),
+        _mm256_fmadd_pd(a.0, wi, _mm256_mul_pd(a.1, wr)),
+    )
+}
+
+/// `a · s` for a real `s` (broadcast).
+#[inline(always)]
+unsafe fn scale(a: Z, s: __m256d) -> Z {
+    Z(_mm256_mul_pd(a.0, s), _mm256_mul_pd(a.1, s))
+}
+
+/// `a · (−i)` forward, `a · i` inverse: the one twiddle of the 4-point DFT.
+#[inline(always)]
+unsafe fn quarter(a: Z, forward: bool) -> Z {
+    let zero = _mm256_setzero_pd();
+    if forward {
+        Z(a.1, _mm256_sub_pd(zero, a.0))
+    } else {
+        Z(_mm256_sub_pd(zero, a.1), a.0)
+    }
+}
+
+/// The 4-point DFT (unscaled) of `a`.
+#[inline(always)]
+unsafe fn dft4(a: [Z; 4], forward: bool) -> [Z; 4] {
+    let (t0, t1) = (add(a[0], a[2]), sub(a[0], a[2]));
+    let (t2, t3) = (add(a[1], a[3]), quarter(sub(a[1], a[3]), forward));
+    [add(t0, t2), add(t1, t3), sub(t0, t2), sub(t1, t3)]
+}
+
+/// Four complex numbers of the array, interleaved. The lanes come out in the order of columns
+/// 0, 2, 1, 3; [`store_row`] puts them back, and nothing in between mixes lanes.
+#[inline(always)]
+unsafe fn load_row(p: *const f64) -> Z {
+    let (x, y) = unsafe { (_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4))) };
+    Z(_mm256_unpacklo_pd(x, y), _mm256_unpackhi_pd(x, y))
+}
+
+/// The inverse of [`load_row`].
+#[inline(always)]
+unsafe fn store_row(p: *mut f64, z: Z) {
+    unsafe {
+        _mm256_storeu_pd(p, _mm256_unpacklo_pd(z.0, z.1));
+        _mm256_storeu_pd(p.add(4), _mm256_unpackhi_pd(z.0, z.1));
+    }
+}
+
+/// One buffer position's vector: four real parts, then four imaginary parts.
+#[inline(always)]
+unsafe fn load_buf(p: *const f64) -> Z {
+    unsafe { Z(_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4))) }
+}
+
+/// The inverse of [`load_buf`].
+#[inline(always)]
+unsafe fn store_buf(p: *mut f64, z: Z) {
+    unsafe {
+        _mm256_storeu_pd(p, z.0);
+        _mm256_storeu_pd(p.add(4), z.1);
+    }
+}
+
+/// One stage over the positions `g0 .. g1` of the segment: for every group of `span` positions
+/// and `j < span / R`, the `R`-point DFT of the positions `j + k·span/R`, twiddled by `w^{jk}`
+/// (none in the last stage, whose twiddles are all 1), written back to the same positions.
+/// `FIRST` reads the array; `LAST` writes it, each position to the row of its frequency, times
+/// `factor`.
+///
+/// # Safety
+///
+/// As [`ColumnPlan::stage_at`]; `tw` is the stage's twiddle table.
+#[inline(always)]
+unsafe fn stage<const V: usize, const R: usize, const FIRST: bool, const LAST: bool>(
+    plan: &ColumnPlan,
+    rows: Rows<'_>,
+    (g0, g1): (usize, usize),
+    span: usize,
+    tw: *const Complex<f64>,
+    factor: f64,
+) {
+    let forward = plan.forward;
+    let q = span / R;
+    let f = _mm256_set1_pd(factor);
+    let scaled = factor != 1.0;
+    // SAFETY (the loads and stores): positions are below `n`, rows below `n`, vectors below `V`:
+    // inside the buffer and inside the caller's columns of the array.
+    let load = |pos: usize, v: usize| unsafe {
+        if FIRST {
+            load_row(rows.from.add(pos * rows.pitch + 8 * v))
+        } else {
+            load_buf(rows.buf.add(pos * 8 * V + 8 * v))
+        }
+    };
+    let store = |pos: usize, v: usize, z: Z| unsafe {
+        if LAST {
+            let row = *rows.row_of.get_unchecked(pos);
+            let z = if scaled { scale(z, f) } else { z };
+            store_row(rows.to.add(row * rows.pitch + 8 * v), z);
+        } else {
+            store_buf(rows.buf.add(pos * 8 * V + 8 * v), z);
+        }
+    };
+    let mut g = g0;
+    while g < g1 {
+        for j in 0..q {
+            let p = g + j;
+            for v in 0..V {
+                // SAFETY: the twiddles of a non-last stage have (R − 1)·q entries.
+                unsafe {
+                    if R == 4 {
+                        let a = [
+                            load(p, v),
+                            load(p + q, v),
+                            load(p + 2 * q, v),
+                            load(p + 3 * q, v),
+                        ];
+                        let y = dft4(a, forward);
+                        if LAST {
+                            store(p, v, y[0]);
+                            store(p + q, v, y[1]);
+                            store(p + 2 * q, v, y[2]);
+                            store(p + 3 * q, v, y[3]);
+                        } else {
+                            let w = tw.add(3 * j);
+                            store(p, v, y[0]);
+                            store(p + q, v, mul(y[1], w));
+                            store(p + 2 * q, v, mul(y[2], w.add(1)));
+                            store(p + 3 * q, v, mul(y[3], w.add(2)));
+                        }
+                    } else {
+                        let (a, b) = (load(p, v), load(p + q, v));
+                        let d = sub(a, b);
+                        store(p, v, add(a, b));
+                        store(p + q, v, if LAST { d } else { mul(d, tw.add(j)) });
+                    }
+                }
+            }
+        }
+        g += span;
+    }
+}
