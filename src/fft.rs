@@ -257,9 +257,10 @@ impl<T: Real> Drop for Lease<'_, T> {
 /// buffers are kept between calls. Lines along an axis that is not the last are gathered into
 /// contiguous batches for rustfft and scattered back, except for `f64` lines of a power-of-two
 /// length (8 points or more) on an x86-64 CPU with AVX2 and FMA: those are transformed across
-/// the columns, four at a time, by the crate's own radix-4 FFT, with no gather (see
-/// [`transform`](FftPlans::transform) on what that means for the bits of the result). The cache is `Send + Sync` (it uses a `Mutex` internally, held
-/// only to look up plans and to take or return the buffers), so one cache can be shared.
+/// the columns by the crate's own radix-4 FFT, four columns to an AVX2 vector, with no gather
+/// (see [`transform`](FftPlans::transform) on what that means for the bits of the result). The
+/// cache is `Send + Sync` (it uses a `Mutex` internally, held only to look up plans and to take
+/// or return the buffers), so one cache can be shared.
 ///
 /// # Normalization
 ///
@@ -384,9 +385,9 @@ impl<T: Real> FftPlans<T> {
     ///
     /// Along an axis that is not the last, `f64` lines of a power-of-two length of at least 8
     /// are transformed by the crate's own FFT when the CPU has AVX2 and FMA (x86-64; checked at
-    /// run time), which works across four columns at once and needs no gather; when the number
-    /// of columns (the product of the later axes) is not a multiple of four, the last one to
-    /// three of each block go to rustfft. The two agree to rounding (a few units in the last
+    /// run time), which works on four columns to an AVX2 vector and needs no gather; when the
+    /// number of columns (the product of the later axes) is not a multiple of four, the last one
+    /// to three of each block go to rustfft. The two agree to rounding (a few units in the last
     /// place relative to the largest element), not bit for bit: the same program on a CPU
     /// without AVX2 gives results that differ by rounding. On one machine, results do not depend
     /// on the thread count.
@@ -601,8 +602,8 @@ impl<T: Real> FftPlans<T> {
     /// one thread and on two: `fft2_1024x1024` in `benches/reverse.rs`.)
     ///
     /// For `f64` lines of a power-of-two length on a CPU with AVX2 and FMA, a batch's columns go
-    /// through the transform with no gather instead (`columns.rs`), four at a time; only the
-    /// last `stride % 4` columns of a block, if any, are gathered.
+    /// through the transform with no gather instead (`columns.rs`), in segments of 4 or 16
+    /// columns; only the last `stride % 4` columns of a block, if any, are gathered.
     #[allow(clippy::too_many_arguments)]
     fn strided_pass(
         &self,
@@ -1267,8 +1268,9 @@ mod tests {
 
     #[test]
     fn large_strided_matches_row_transform_of_transpose() {
-        // Exercises several gather batches (stride > batch) and partial last batches.
-        let (r, c) = (64, 1100);
+        // Exercises several gather batches (stride > batch) and partial last batches; 63 rows,
+        // not a power of two, so that the gather runs and not the column FFT (`columns.rs`).
+        let (r, c) = (63, 1100);
         let x = rand_vec(r * c, 11);
         let plans = FftPlans::<f64>::new();
         let mut got = x.clone();
@@ -1334,8 +1336,9 @@ mod tests {
     fn padded_strided_lines_match_row_transform_of_transpose() {
         // Lines of `PAD_FROM` elements or more are gathered `PAD` apart and transformed one at a
         // time: several batches and a partial one (130 × 300), one batch narrower than the
-        // batch size (256 × 40), both directions, in place and from a source.
-        for (r, c) in [(130, 300), (256, 40)] {
+        // batch size (250 × 40), both directions, in place and from a source. (Not powers of
+        // two, which take the column FFT in `f64` on a CPU with AVX2.)
+        for (r, c) in [(130, 300), (250, 40)] {
             assert!(r >= super::PAD_FROM);
             let x = rand_vec(r * c, 12);
             let plans = FftPlans::<f64>::new();
