@@ -389,8 +389,10 @@ impl<T: Real> FftPlans<T> {
     /// number of columns (the product of the later axes) is not a multiple of four, the last one
     /// to three of each block go to rustfft. The two agree to rounding (a few units in the last
     /// place relative to the largest element), not bit for bit: the same program on a CPU
-    /// without AVX2 gives results that differ by rounding. On one machine, results do not depend
-    /// on the thread count.
+    /// without AVX2 gives results that differ by rounding. When every strided axis in `axes`
+    /// takes it, the last axis, if listed, is transformed first, whatever its place in `axes`
+    /// (faster, and equal to the listed order up to rounding). On one machine, results do not
+    /// depend on the thread count.
     ///
     /// # Panics
     ///
@@ -457,7 +459,17 @@ impl<T: Real> FftPlans<T> {
         }
 
         // Axes of length 1 are the identity; only the others need plans and passes.
-        let active: Vec<usize> = axes.iter().copied().filter(|&a| shape[a] > 1).collect();
+        #[allow(unused_mut)]
+        let mut active: Vec<usize> = axes.iter().copied().filter(|&a| shape[a] > 1).collect();
+        // When the column FFT takes every strided axis, the last axis goes first, then the others
+        // from the innermost out: the strided passes then read the output buffer, warm from the
+        // contiguous pass, rather than the caller's input (measured 6–10% faster on phase
+        // retrieval at 256² and 1024²; with the gather it was slower). The order changes only the
+        // rounding.
+        #[cfg(target_arch = "x86_64")]
+        if self.columns_take_all(&active, shape) {
+            active.sort_unstable_by_key(|&a| std::cmp::Reverse(a));
+        }
         let n_total: usize = active.iter().map(|&a| shape[a]).product();
         let factor: T = norm.factor(dir, n_total);
         let scale = if factor == T::one() {
@@ -535,6 +547,21 @@ impl<T: Real> FftPlans<T> {
             let half = planner.plan_fft(n / 2, dir.to_rustfft());
             Arc::new(Halves::new(half))
         }))
+    }
+
+    /// Whether `active` has the last axis and every other axis in it is transformed with no
+    /// transpose (see [`strided_pass`](Self::strided_pass)).
+    #[cfg(target_arch = "x86_64")]
+    fn columns_take_all(&self, active: &[usize], shape: &[usize]) -> bool {
+        let Some(last) = shape.len().checked_sub(1) else {
+            return false;
+        };
+        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>()
+            && active.contains(&last)
+            && active.iter().all(|&a| {
+                let stride: usize = shape[a + 1..].iter().product();
+                a == last || (stride >= columns::LANES && columns::applies(shape[a]))
+            })
     }
 
     /// The plan of strided lines of length `n` transformed with no transpose, when that applies
@@ -1324,6 +1351,15 @@ mod tests {
                 assert_eq!(made, 2 * 10, "a column plan per length and direction");
             } else {
                 eprintln!("no AVX2 and FMA here: the gather path was tested instead");
+            }
+            // The last axis goes first when the column FFT takes the others: the listed order
+            // does not change the bits.
+            let x = rand_vec(64 * 32, 15);
+            let (mut a, mut b) = (x.clone(), x.clone());
+            plans.transform(&mut a, &[64, 32], &[0, 1], Direction::Forward, Norm::Ortho);
+            plans.transform(&mut b, &[64, 32], &[1, 0], Direction::Forward, Norm::Ortho);
+            if columns::applies(64) {
+                assert_eq!(a, b, "axis order");
             }
             let plans32 = FftPlans::<f32>::new();
             let mut x32 = vec![Complex::new(1.0f32, 0.0); 64 * 8];
