@@ -385,11 +385,11 @@ impl<T: Real> FftPlans<T> {
     ///
     /// Along an axis that is not the last, `f64` lines of a power-of-two length of at least 8
     /// are transformed by the crate's own FFT when the CPU has AVX2 and FMA (x86-64; checked at
-    /// run time), which works on four columns to an AVX2 vector and needs no gather; when the
-    /// number of columns (the product of the later axes) is not a multiple of four, the last one
-    /// to three of each block go to rustfft. The two agree to rounding (a few units in the last
-    /// place relative to the largest element), not bit for bit: the same program on a CPU
-    /// without AVX2 gives results that differ by rounding. When every strided axis in `axes`
+    /// run time), which works on four columns to an AVX2 vector and needs no gather. Every column
+    /// goes through the same arithmetic, so the result does not depend on where the array sits in
+    /// memory. It and rustfft agree to rounding (a few units in the last place relative to the
+    /// largest element), not bit for bit: the same program on a CPU without AVX2 gives results
+    /// that differ by rounding. When every strided axis in `axes`
     /// takes it, the last axis, if listed, is transformed first, whatever its place in `axes`
     /// (faster, and equal to the listed order up to rounding). On one machine, results do not
     /// depend on the thread count.
@@ -556,19 +556,26 @@ impl<T: Real> FftPlans<T> {
         let Some(last) = shape.len().checked_sub(1) else {
             return false;
         };
-        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>()
-            && active.contains(&last)
+        active.contains(&last)
             && active.iter().all(|&a| {
-                let stride: usize = shape[a + 1..].iter().product();
-                a == last || (stride >= columns::LANES && columns::applies(shape[a]))
+                a == last || Self::takes_columns(shape[a], shape[a + 1..].iter().product())
             })
     }
 
-    /// The plan of strided lines of length `n` transformed with no transpose, when that applies
-    /// (`f64`, a power of two, a CPU with AVX2 and FMA; made on first use).
+    /// Whether lines of length `n`, `stride` elements apart, are transformed with no transpose
+    /// (`columns.rs`): `f64`, at least four columns, a power of two, a CPU with AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
-    fn column_plan(&self, n: usize, dir: Direction) -> Option<Arc<ColumnPlan>> {
-        if std::any::TypeId::of::<T>() != std::any::TypeId::of::<f64>() || !columns::applies(n) {
+    fn takes_columns(n: usize, stride: usize) -> bool {
+        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>()
+            && stride >= columns::LANES
+            && columns::applies(n)
+    }
+
+    /// The plan of lines of length `n`, `stride` elements apart, transformed with no transpose,
+    /// when [`takes_columns`](Self::takes_columns) (made on first use).
+    #[cfg(target_arch = "x86_64")]
+    fn column_plan(&self, n: usize, stride: usize, dir: Direction) -> Option<Arc<ColumnPlan>> {
+        if !Self::takes_columns(n, stride) {
             return None;
         }
         let mut state = self.lock();
@@ -630,7 +637,8 @@ impl<T: Real> FftPlans<T> {
     ///
     /// For `f64` lines of a power-of-two length on a CPU with AVX2 and FMA, a batch's columns go
     /// through the transform with no gather instead (`columns.rs`), in segments of 4 or 16
-    /// columns; only the last `stride % 4` columns of a block, if any, are gathered.
+    /// columns on the 64-byte grid of `data` (masked where a segment sticks out of a block), and
+    /// the tasks' columns are split on that grid.
     #[allow(clippy::too_many_arguments)]
     fn strided_pass(
         &self,
@@ -643,11 +651,7 @@ impl<T: Real> FftPlans<T> {
         scale: Option<T>,
     ) {
         #[cfg(target_arch = "x86_64")]
-        let column_plan = if stride >= columns::LANES {
-            self.column_plan(n, dir)
-        } else {
-            None
-        };
+        let column_plan = self.column_plan(n, stride, dir);
         #[cfg(not(target_arch = "x86_64"))]
         let _ = dir;
         let blocks = data.len() / (n * stride);
@@ -663,13 +667,17 @@ impl<T: Real> FftPlans<T> {
                 .min(stride.div_ceil(per_block))
                 .max(MIN_BATCH_LINES.min(stride));
         }
+        // Columns are counted from `shift` columns before column 0: for the column FFT, the
+        // 64-byte boundary before it, so that tasks split the rows at cache-line boundaries.
+        #[allow(unused_mut)]
+        let mut shift = 0;
         #[cfg(target_arch = "x86_64")]
         if column_plan.is_some() {
-            // Whole row segments of the column kernel per batch, so only a block's last columns
-            // can be left over for the gather, whatever the number of threads.
+            // Whole row segments of the column kernel per batch.
             batch = batch.next_multiple_of(columns::segment(n)).min(stride);
+            shift = columns::shift(data.as_ptr().cast(), stride);
         }
-        let per_block = stride.div_ceil(batch);
+        let per_block = (stride + shift).div_ceil(batch);
         let need = fft.get_inplace_scratch_len();
         let pitch = if n >= PAD_FROM { n + PAD } else { n };
         let data = Shared::new(data);
@@ -677,44 +685,40 @@ impl<T: Real> FftPlans<T> {
         let from = src.map_or(data, Shared::reading);
         // Task `t`: the columns `c0 .. c0 + b` of block `t / per_block`.
         let run = |lease: &mut Lease<'_, T>, t: usize| {
-            let (block, c0) = (t / per_block, (t % per_block) * batch);
-            let b = batch.min(stride - c0);
+            let (block, v0) = (t / per_block, (t % per_block) * batch);
+            let c0 = v0.saturating_sub(shift);
+            let b = (v0 + batch).min(stride + shift) - shift - c0;
             let bufs = &mut lease.bufs;
-            // The columns `c0 .. c0 + done` are transformed with no gather.
-            #[allow(unused_mut)]
-            let mut done = 0;
             #[cfg(target_arch = "x86_64")]
             if let Some(plan) = &column_plan {
-                done = b - b % columns::LANES;
-                if done > 0 {
-                    let len = plan.buffer_len(done).div_ceil(2);
-                    ensure_len(&mut bufs.lines, len);
-                    // SAFETY: `T` is `f64` (`column_plan` checked it), so the buffer is `2·len`
-                    // `f64` and `from` and `data` are arrays of interleaved `f64`. The tasks'
-                    // columns are disjoint, and nothing else uses `data` during the pass; `src`
-                    // is only read.
-                    unsafe {
-                        let buf = std::slice::from_raw_parts_mut(
-                            bufs.lines.as_mut_ptr().cast::<f64>(),
-                            2 * len,
-                        );
-                        plan.process(
-                            from.ptr.cast::<f64>(),
-                            data.ptr.cast::<f64>(),
-                            block * n * stride,
-                            stride,
-                            c0,
-                            done,
-                            buf,
-                            scale.map(T::to_f64c),
-                        );
-                    }
+                // The buffer starts on a 64-byte boundary, as its positions are 64 bytes: a
+                // buffer 16 bytes past one made the pass alone take 1.16× the time at 256².
+                let len = plan.buffer_len(b).div_ceil(2);
+                ensure_len(&mut bufs.lines, len + columns::LANES);
+                let skip = match bufs.lines.as_ptr().align_offset(64) {
+                    s if s < columns::LANES => s,
+                    _ => 0, // not even 16-byte aligned: slower, not wrong
+                };
+                // SAFETY: `T` is `f64` (`column_plan` checked it), so the buffer is `2·len`
+                // `f64` (from element `skip < 4` of `lines`) and `from` and `data` are arrays of
+                // interleaved `f64`. The tasks' columns are disjoint, and nothing else uses
+                // `data` during the pass; `src` is only read.
+                unsafe {
+                    let buf = std::slice::from_raw_parts_mut(
+                        bufs.lines.as_mut_ptr().add(skip).cast::<f64>(),
+                        2 * len,
+                    );
+                    let cols = columns::Block {
+                        from: from.ptr.cast::<f64>(),
+                        to: data.ptr.cast::<f64>(),
+                        base: block * n * stride,
+                        stride,
+                        shift,
+                    };
+                    plan.process(cols, c0, b, buf, scale.map(T::to_f64c));
                 }
-            }
-            if done == b {
                 return;
             }
-            let (c0, b) = (c0 + done, b - done);
             ensure_len(&mut bufs.scratch, need);
             ensure_len(&mut bufs.lines, b * pitch);
             let lines = &mut bufs.lines[..b * pitch];
@@ -1114,9 +1118,9 @@ mod tests {
         v.push((vec![9, 2, 3], vec![0, 1]));
         v.push((vec![2, 3], vec![]));
         // power-of-two strided axes of `f64`, transformed with no gather (`columns.rs`): every
-        // radix sequence from 8 to 128 points, 4 to 21 columns with and without a left-over of
-        // 1 to 3 gathered columns, a middle axis of two blocks (segments of 16 columns, for
-        // lines of more than 256 points, are tested in `column_transform_matches_…`)
+        // radix sequence from 8 to 128 points, 4 to 21 columns, whole segments and masked ones,
+        // a middle axis of two blocks (segments of 16 columns, for lines of more than 256
+        // points, and arrays at every alignment, are tested in `column_transform_…`)
         v.push((vec![8, 4], vec![0]));
         v.push((vec![16, 21], vec![0]));
         v.push((vec![32, 7], vec![0, 1]));
@@ -1310,9 +1314,74 @@ mod tests {
         assert!(max_rel_err(&got, &want) < 1e-14);
     }
 
+    /// The column FFT puts its segments on the cache-line grid of the array it writes, masking
+    /// the columns outside a block: the same array at each of the four 16-byte offsets from a
+    /// cache line, read from a source at another offset, gives the same bits, and matches
+    /// rustfft on the transposed array. Strides that are multiples of four (whose grid shifts
+    /// with the address) and others, segments of 4 and 16 columns, and several blocks.
+    #[test]
+    fn column_transform_is_the_same_at_any_address() {
+        let plans = FftPlans::<f64>::new();
+        let shapes = [
+            [1, 64, 32],
+            [1, 16, 4],
+            [3, 256, 20],
+            [2, 512, 48],
+            [1, 2048, 36],
+            [2, 128, 37],
+            [1, 8, 5],
+        ];
+        let zero = C::new(0.0, 0.0);
+        for shape in shapes {
+            let len: usize = shape.iter().product();
+            let x = rand_vec(len, 16 + len as u64);
+            for dir in DIRS {
+                let norm = Norm::Ortho;
+                // Reference: each block through rustfft's rows of its transpose.
+                let [_, r, c] = shape;
+                let mut want = vec![zero; len];
+                for (x, want) in x.chunks(r * c).zip(want.chunks_mut(r * c)) {
+                    let mut t = vec![zero; r * c];
+                    transpose::transpose(x, &mut t, c, r);
+                    plans.transform(&mut t, &[c, r], &[1], dir, norm);
+                    transpose::transpose(&t, want, r, c);
+                }
+                let mut first: Option<Vec<C>> = None;
+                for offset in 0..4 {
+                    let mut buf = vec![zero; len + 4];
+                    let got = &mut buf[offset..offset + len];
+                    got.copy_from_slice(&x);
+                    plans.transform(got, &shape, &[1], dir, norm);
+                    let mut src = vec![zero; len + 4];
+                    let src = &mut src[3 - offset..3 - offset + len];
+                    src.copy_from_slice(&x);
+                    let mut out = vec![zero; len + 4];
+                    let out = &mut out[(offset + 1) % 4..(offset + 1) % 4 + len];
+                    plans.transform_outofplace(src, out, &shape, &[1], dir, norm);
+                    let e = max_rel_err(got, &want);
+                    assert!(
+                        e < 1e-14,
+                        "{shape:?} {dir:?} offset {offset}: rel err {e:e}"
+                    );
+                    assert_eq!(got, out, "{shape:?} {dir:?} offset {offset}: from a source");
+                    match &first {
+                        None => first = Some(got.to_vec()),
+                        Some(f) => assert_eq!(got, &f[..], "{shape:?} {dir:?} offset {offset}"),
+                    }
+                    // Nothing outside the array was written.
+                    let outside = buf[..offset].iter().chain(&buf[offset + len..]);
+                    assert!(
+                        outside.copied().all(|z| z == zero),
+                        "{shape:?} offset {offset}"
+                    );
+                }
+            }
+        }
+    }
+
     /// The transform with no gather (`columns.rs`) against rustfft on the transposed array: every
     /// power of two from 8 to 4096 rows with 37 columns (segments of 16 columns for lines of
-    /// more than 256 points, segments of 4, one gathered column), and arrays of two and three
+    /// more than 256 points, segments of 4, a masked one), and arrays of two and three
     /// blocks along a middle axis; both directions, every norm, in place and from a source. The
     /// plans are made for `f64` on a CPU with AVX2 and FMA, never for `f32`.
     #[test]

@@ -249,27 +249,37 @@ fn plan_cache_transform_large_1d_batches_and_f32() {
 }
 
 /// Strided axes of power-of-two length in `f64`, which take the crate's own column FFT on a CPU
-/// with AVX2 and FMA (`fft/columns.rs`): segments of 4 and of 16 columns, columns left over for
-/// rustfft, several blocks; past the parallel threshold, so the columns are split among tasks.
+/// with AVX2 and FMA (`fft/columns.rs`): segments of 4 and of 16 columns, masked segments,
+/// several blocks, arrays at each of the four 16-byte offsets from a cache line (the tasks split
+/// the columns on the cache-line grid); past the parallel threshold, so the columns are split
+/// among tasks.
 #[test]
 fn column_fft_is_the_same_on_any_thread_count() {
-    for shape in [[1, 256, 131], [1, 1024, 37], [3, 512, 23]] {
+    let shapes = [
+        [1, 256, 131],
+        [1, 1024, 37],
+        [3, 512, 23],
+        [1, 256, 132],
+        [2, 512, 64],
+    ];
+    for (shape, offset) in shapes
+        .into_iter()
+        .zip([0, 1, 2, 3])
+        .chain([([1, 256, 132], 0)])
+    {
         let n: usize = shape.iter().product();
         let x = Lcg(7).vec(n);
         same_on_any_thread_count("column fft", || {
             let plans = FftPlans::<f64>::global();
-            let mut y = x.clone();
-            plans.transform(&mut y, &shape, &[1], Direction::Forward, Norm::Ortho);
-            let mut z = vec![c64(0.0, 0.0); n];
-            plans.transform_outofplace(
-                &x,
-                &mut z,
-                &shape,
-                &[1, 0],
-                Direction::Inverse,
-                Norm::Backward,
-            );
-            (bits(&y), bits(&z))
+            // The arrays start `offset` elements into their buffers.
+            let mut y = vec![c64(0.0, 0.0); n + 4];
+            let y = &mut y[offset..offset + n];
+            y.copy_from_slice(&x);
+            plans.transform(y, &shape, &[1], Direction::Forward, Norm::Ortho);
+            let mut z = vec![c64(0.0, 0.0); n + 4];
+            let z = &mut z[3 - offset..3 - offset + n];
+            plans.transform_outofplace(&x, z, &shape, &[1, 0], Direction::Inverse, Norm::Backward);
+            (bits(y), bits(z))
         });
     }
 }

@@ -8,7 +8,11 @@
 //! *row segment* of 4 adjacent columns (16 for lines longer than 256 points), held as AVX2 vectors
 //! of real parts and of imaginary parts, four columns to a vector. Every butterfly then works on
 //! 4 or 16 lines at once, with each row segment read as one contiguous run (no element is moved
-//! on its own). The caller gathers whatever is left over (fewer than four columns).
+//! on its own). The segments lie on the 64-byte grid of the array written, so that each reads
+//! and writes whole cache lines; where one sticks out of the columns at hand (at the edges of a
+//! block or of a task), masked loads and stores leave the columns outside alone. Every column
+//! goes through the same arithmetic, whichever segment or lane it falls in, so the result does
+//! not depend on the array's address or on how the columns are split among tasks.
 //!
 //! The transform is an in-place radix-4 decimation in frequency (with one radix-2 stage first
 //! when `log₂ n` is odd) on a buffer of `n` row segments:
@@ -144,97 +148,103 @@ impl ColumnPlan {
         2 * self.n * width
     }
 
-    /// Transforms the columns `c0 .. c0 + b` of the `n × stride` row-major block of complex
-    /// numbers at element `base`: read from `from`, written to `to` (the same array for an
-    /// in-place pass), multiplied by `scale` if there is one.
+    /// Transforms the columns `c0 .. c0 + b` of `block`, multiplied by `scale` if there is one.
     ///
     /// # Panics
     ///
-    /// If `b` is not a multiple of [`LANES`], `c0 + b > stride`, or `buf` is shorter than
+    /// If `c0 + b > block.stride`, `block.shift ≥ LANES`, or `buf` is shorter than
     /// [`buffer_len(b)`](Self::buffer_len).
     ///
     /// # Safety
     ///
-    /// [`applies`] must hold for `n`. `from` and `to` point to arrays of complex numbers (as
-    /// interleaved `f64`) holding the whole block; while this runs, nothing else may write the
-    /// block's columns `c0 .. c0 + b` of `from`, or use those of `to`, except that `from` and
-    /// `to` may be the same array.
-    #[allow(clippy::too_many_arguments)]
+    /// [`applies`] must hold for `n`. `block.from` and `block.to` point to arrays of complex
+    /// numbers (as interleaved `f64`) holding the whole block; while this runs, nothing else may
+    /// write the block's columns `c0 .. c0 + b` of `from`, or use those of `to`, except that
+    /// `from` and `to` may be the same array. No other column is read or written.
     pub(super) unsafe fn process(
         &self,
-        from: *const f64,
-        to: *mut f64,
-        base: usize,
-        stride: usize,
+        block: Block,
         c0: usize,
         b: usize,
         buf: &mut [f64],
         scale: Option<f64>,
     ) {
         assert!(
-            b % LANES == 0 && c0 + b <= stride && buf.len() >= self.buffer_len(b),
-            "columns::process: {b} columns from {c0} of {stride}, buffer {}",
+            c0 + b <= block.stride && block.shift < LANES && buf.len() >= self.buffer_len(b),
+            "columns::process: {b} columns from {c0} of {}, shift {}, buffer {}",
+            block.stride,
+            block.shift,
             buf.len()
         );
         // SAFETY: the CPU has AVX2 and FMA (`applies`); the rest is the caller's promise.
-        unsafe { self.process_avx2(from, to, base, stride, c0, b, buf.as_mut_ptr(), scale) }
+        unsafe { self.process_avx2(block, c0, c0 + b, buf.as_mut_ptr(), scale) }
     }
 
-    /// [`process`](Self::process), compiled for AVX2 and FMA: the segments of `segment(n)`
-    /// columns, then those of 4.
+    /// [`process`](Self::process) of the columns `c0 .. c1`, compiled for AVX2 and FMA. The
+    /// segments lie on the 64-byte grid of `block.to` (`shift` columns before column 0): whole
+    /// ones of `segment(n)` columns where they fit, else of 4, with masked loads and stores for
+    /// the ones that stick out of `c0 .. c1`.
     ///
     /// # Safety
     ///
     /// As `process`, whose checks have passed; the CPU has AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn process_avx2(
         &self,
-        from: *const f64,
-        to: *mut f64,
-        base: usize,
-        stride: usize,
+        block: Block,
         c0: usize,
-        b: usize,
+        c1: usize,
         buf: *mut f64,
         scale: Option<f64>,
     ) {
-        let mut c = c0;
-        let end = c0 + b;
-        // SAFETY (all calls): the columns stay within `c0 .. c0 + b`, as the caller allows.
-        while segment(self.n) == LANES * WIDE && c + LANES * WIDE <= end {
-            unsafe { self.segment::<WIDE>(from, to, base, stride, c, buf, scale) };
-            c += LANES * WIDE;
-        }
-        while c < end {
-            unsafe { self.segment::<1>(from, to, base, stride, c, buf, scale) };
-            c += LANES;
+        // Columns counted from the grid's origin: segment boundaries are multiples of LANES.
+        let (start, end) = (c0 + block.shift, c1 + block.shift);
+        let wide = LANES * WIDE;
+        let mut v = start - start % LANES;
+        // SAFETY (all calls): every lane read or written is a column in `c0 .. c1`, as the
+        // caller allows (the masks cover the rest).
+        while v < end {
+            let col = v as isize - block.shift as isize;
+            if v >= start && v + LANES <= end {
+                if segment(self.n) == wide && v % wide == 0 && v + wide <= end {
+                    unsafe { self.segment::<WIDE, false>(block, col, buf, NO_MASK, scale) };
+                    v += wide;
+                    continue;
+                }
+                unsafe { self.segment::<1, false>(block, col, buf, NO_MASK, scale) };
+            } else {
+                let mask = masks(start.saturating_sub(v), (end - v).min(LANES));
+                unsafe { self.segment::<1, true>(block, col, buf, mask, scale) };
+            }
+            v += LANES;
         }
     }
 
-    /// The columns `c .. c + 4V`: every stage, through the buffer.
+    /// The columns `c .. c + 4V` of `block` (`c` may be negative, and the columns outside the
+    /// block masked out, when `M`): every stage, through the buffer.
     ///
     /// # Safety
     ///
-    /// As [`process`](Self::process), for these columns; `buf` holds `8Vn` `f64`.
+    /// As [`process`](Self::process), for these columns (or, when `M`, those `mask` keeps);
+    /// `buf` holds `8Vn` `f64`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn segment<const V: usize>(
+    unsafe fn segment<const V: usize, const M: bool>(
         &self,
-        from: *const f64,
-        to: *mut f64,
-        base: usize,
-        stride: usize,
-        c: usize,
+        block: Block,
+        c: isize,
         buf: *mut f64,
+        mask: Mask,
         scale: Option<f64>,
     ) {
+        // Wrapping: a masked segment's first columns may lie before the array.
+        let at = 2 * (block.base as isize + c);
         let rows = Rows {
-            from: unsafe { from.add(2 * (base + c)) },
-            to: unsafe { to.add(2 * (base + c)) },
-            pitch: 2 * stride,
+            from: block.from.wrapping_offset(at),
+            to: block.to.wrapping_offset(at),
+            pitch: 2 * block.stride,
             buf,
             row_of: &self.row_of,
+            mask,
         };
         // The first stages run over the whole buffer; once a group of `span` positions fits in
         // the L1 cache, each group runs all the remaining stages before the next one starts, so
@@ -248,14 +258,14 @@ impl ColumnPlan {
             .max(1);
         for i in 0..deep {
             // SAFETY: the caller's promise.
-            unsafe { self.stage_at::<V>(i, rows, 0, self.n, scale) };
+            unsafe { self.stage_at::<V, M>(i, rows, 0, self.n, scale) };
         }
         if deep < self.stages.len() {
             let span = self.stages[deep].span;
             for g in (0..self.n).step_by(span) {
                 for i in deep..self.stages.len() {
                     // SAFETY: the caller's promise.
-                    unsafe { self.stage_at::<V>(i, rows, g, g + span, scale) };
+                    unsafe { self.stage_at::<V, M>(i, rows, g, g + span, scale) };
                 }
             }
         }
@@ -268,7 +278,7 @@ impl ColumnPlan {
     /// As [`segment`](Self::segment); stage 0 has run on all positions before any other stage
     /// runs (the last stage may write rows the first reads).
     #[inline(always)]
-    unsafe fn stage_at<const V: usize>(
+    unsafe fn stage_at<const V: usize, const M: bool>(
         &self,
         i: usize,
         rows: Rows<'_>,
@@ -284,18 +294,70 @@ impl ColumnPlan {
         // SAFETY: the caller's promise; the first stage reads the array, the last writes it.
         unsafe {
             match (s.radix, first, last) {
-                (2, true, false) => stage::<V, 2, true, false>(self, rows, at, span, tw, f),
-                (4, true, false) => stage::<V, 4, true, false>(self, rows, at, span, tw, f),
-                (4, false, false) => stage::<V, 4, false, false>(self, rows, at, span, tw, f),
-                (4, false, true) => stage::<V, 4, false, true>(self, rows, at, span, tw, f),
+                (2, true, false) => stage::<V, 2, true, false, M>(self, rows, at, span, tw, f),
+                (4, true, false) => stage::<V, 4, true, false, M>(self, rows, at, span, tw, f),
+                (4, false, false) => stage::<V, 4, false, false, M>(self, rows, at, span, tw, f),
+                (4, false, true) => stage::<V, 4, false, true, M>(self, rows, at, span, tw, f),
                 _ => unreachable!("radix 2 comes first, and there are two stages at least"),
             }
         }
     }
 }
 
+/// Where a strided pass reads and writes: the `n × stride` row-major block of complex numbers
+/// at element `base` of `from` and of `to` (arrays of interleaved `f64`; the same array for an
+/// in-place pass).
+#[derive(Clone, Copy)]
+pub(super) struct Block {
+    /// The array read.
+    pub from: *const f64,
+    /// The array written.
+    pub to: *mut f64,
+    /// The block's first element.
+    pub base: usize,
+    /// Elements from one row to the next: the block's number of columns.
+    pub stride: usize,
+    /// Columns from the last 64-byte boundary of `to` to column 0 ([`shift`]).
+    pub shift: usize,
+}
+
+/// The columns from a 64-byte boundary to column 0 of every row of every block of `stride`
+/// columns in the array at `to`: segments that start on the boundaries read and write whole
+/// cache lines (at 256² and 1024², a column pass on arrays 16 bytes past a boundary took 1.22–1.42×
+/// the time on aligned ones). Zero when `stride` is not a multiple of [`LANES`], whose rows
+/// are not all placed alike.
+pub(super) fn shift(to: *const f64, stride: usize) -> usize {
+    if stride % LANES == 0 {
+        (to as usize / 16) % LANES
+    } else {
+        0
+    }
+}
+
+/// The lanes a segment reads and writes, in the two vectors of [`load_row`]'s interleaved
+/// layout: columns 0 and 1, then 2 and 3.
+type Mask = (__m256i, __m256i);
+
+/// Every lane (unused by unmasked segments).
+const NO_MASK: Mask = unsafe { std::mem::transmute([-1i64; 8]) };
+
+/// The mask that keeps the columns `lo .. hi` of a segment's 4.
+#[inline(always)]
+fn masks(lo: usize, hi: usize) -> Mask {
+    let m = |j: usize| if lo <= j && j < hi { -1i64 } else { 0 };
+    let (x, y) = ([m(0), m(0), m(1), m(1)], [m(2), m(2), m(3), m(3)]);
+    // SAFETY: plain bit casts of 32 bytes.
+    unsafe {
+        (
+            std::mem::transmute::<[i64; 4], __m256i>(x),
+            std::mem::transmute::<[i64; 4], __m256i>(y),
+        )
+    }
+}
+
 /// Where one segment's stages read and write: row `r` of the array is `pitch` `f64` after row
-/// `r − 1`; a buffer position is `8V` `f64` (V vectors of real parts and imaginary parts).
+/// `r − 1`; a buffer position is `8V` `f64` (V vectors of real parts and imaginary parts). A
+/// masked segment reads and writes the array only in the lanes `mask` keeps.
 #[derive(Clone, Copy)]
 struct Rows<'a> {
     from: *const f64,
@@ -303,6 +365,7 @@ struct Rows<'a> {
     pitch: usize,
     buf: *mut f64,
     row_of: &'a [usize],
+    mask: Mask,
 }
 
 /// Four complex numbers: their real parts and their imaginary parts.
@@ -337,23 +400,17 @@ unsafe fn scale(a: Z, s: __m256d) -> Z {
     Z(_mm256_mul_pd(a.0, s), _mm256_mul_pd(a.1, s))
 }
 
-/// `a · (−i)` forward, `a · i` inverse: the one twiddle of the 4-point DFT.
+/// The 4-point forward DFT (unscaled) of `a`. The inverse DFT has the same outputs with the
+/// second and fourth swapped, which the caller does by where it stores them, so that no branch
+/// on the direction stays in the loop.
 #[inline(always)]
-unsafe fn quarter(a: Z, forward: bool) -> Z {
-    let zero = _mm256_setzero_pd();
-    if forward {
-        Z(a.1, _mm256_sub_pd(zero, a.0))
-    } else {
-        Z(_mm256_sub_pd(zero, a.1), a.0)
-    }
-}
-
-/// The 4-point DFT (unscaled) of `a`.
-#[inline(always)]
-unsafe fn dft4(a: [Z; 4], forward: bool) -> [Z; 4] {
+unsafe fn dft4(a: [Z; 4]) -> [Z; 4] {
     let (t0, t1) = (add(a[0], a[2]), sub(a[0], a[2]));
-    let (t2, t3) = (add(a[1], a[3]), quarter(sub(a[1], a[3]), forward));
-    [add(t0, t2), add(t1, t3), sub(t0, t2), sub(t1, t3)]
+    let (t2, d) = (add(a[1], a[3]), sub(a[1], a[3]));
+    // t1 ∓ i·d
+    let minus = Z(_mm256_add_pd(t1.0, d.1), _mm256_sub_pd(t1.1, d.0));
+    let plus = Z(_mm256_sub_pd(t1.0, d.1), _mm256_add_pd(t1.1, d.0));
+    [add(t0, t2), minus, sub(t0, t2), plus]
 }
 
 /// Four complex numbers of the array, interleaved. The lanes come out in the order of columns
@@ -370,6 +427,27 @@ unsafe fn store_row(p: *mut f64, z: Z) {
     unsafe {
         _mm256_storeu_pd(p, _mm256_unpacklo_pd(z.0, z.1));
         _mm256_storeu_pd(p.add(4), _mm256_unpackhi_pd(z.0, z.1));
+    }
+}
+
+/// [`load_row`] of the lanes `m` keeps; the others read as zero.
+#[inline(always)]
+unsafe fn load_row_masked(p: *const f64, m: Mask) -> Z {
+    let (x, y) = unsafe {
+        (
+            _mm256_maskload_pd(p, m.0),
+            _mm256_maskload_pd(p.wrapping_add(4), m.1),
+        )
+    };
+    Z(_mm256_unpacklo_pd(x, y), _mm256_unpackhi_pd(x, y))
+}
+
+/// [`store_row`] of the lanes `m` keeps; the others are not written.
+#[inline(always)]
+unsafe fn store_row_masked(p: *mut f64, z: Z, m: Mask) {
+    unsafe {
+        _mm256_maskstore_pd(p, m.0, _mm256_unpacklo_pd(z.0, z.1));
+        _mm256_maskstore_pd(p.wrapping_add(4), m.1, _mm256_unpackhi_pd(z.0, z.1));
     }
 }
 
@@ -398,7 +476,13 @@ unsafe fn store_buf(p: *mut f64, z: Z) {
 ///
 /// As [`ColumnPlan::stage_at`]; `tw` is the stage's twiddle table.
 #[inline(always)]
-unsafe fn stage<const V: usize, const R: usize, const FIRST: bool, const LAST: bool>(
+unsafe fn stage<
+    const V: usize,
+    const R: usize,
+    const FIRST: bool,
+    const LAST: bool,
+    const M: bool,
+>(
     plan: &ColumnPlan,
     rows: Rows<'_>,
     (g0, g1): (usize, usize),
@@ -406,7 +490,8 @@ unsafe fn stage<const V: usize, const R: usize, const FIRST: bool, const LAST: b
     tw: *const Complex<f64>,
     factor: f64,
 ) {
-    let forward = plan.forward;
+    // Where the forward DFT's outputs 1 and 3 go: swapped for the inverse (see `dft4`).
+    let (k1, k3) = if plan.forward { (1, 3) } else { (3, 1) };
     let q = span / R;
     let f = _mm256_set1_pd(factor);
     let scaled = factor != 1.0;
@@ -414,7 +499,12 @@ unsafe fn stage<const V: usize, const R: usize, const FIRST: bool, const LAST: b
     // inside the buffer and inside the caller's columns of the array.
     let load = |pos: usize, v: usize| unsafe {
         if FIRST {
-            load_row(rows.from.add(pos * rows.pitch + 8 * v))
+            let at = pos * rows.pitch + 8 * v;
+            if M {
+                load_row_masked(rows.from.wrapping_add(at), rows.mask)
+            } else {
+                load_row(rows.from.add(at))
+            }
         } else {
             load_buf(rows.buf.add(pos * 8 * V + 8 * v))
         }
@@ -423,7 +513,12 @@ unsafe fn stage<const V: usize, const R: usize, const FIRST: bool, const LAST: b
         if LAST {
             let row = *rows.row_of.get_unchecked(pos);
             let z = if scaled { scale(z, f) } else { z };
-            store_row(rows.to.add(row * rows.pitch + 8 * v), z);
+            let at = row * rows.pitch + 8 * v;
+            if M {
+                store_row_masked(rows.to.wrapping_add(at), z, rows.mask);
+            } else {
+                store_row(rows.to.add(at), z);
+            }
         } else {
             store_buf(rows.buf.add(pos * 8 * V + 8 * v), z);
         }
@@ -442,18 +537,18 @@ unsafe fn stage<const V: usize, const R: usize, const FIRST: bool, const LAST: b
                             load(p + 2 * q, v),
                             load(p + 3 * q, v),
                         ];
-                        let y = dft4(a, forward);
+                        let y = dft4(a);
                         if LAST {
                             store(p, v, y[0]);
-                            store(p + q, v, y[1]);
+                            store(p + k1 * q, v, y[1]);
                             store(p + 2 * q, v, y[2]);
-                            store(p + 3 * q, v, y[3]);
+                            store(p + k3 * q, v, y[3]);
                         } else {
                             let w = tw.add(3 * j);
                             store(p, v, y[0]);
-                            store(p + q, v, mul(y[1], w));
+                            store(p + k1 * q, v, mul(y[1], w.add(k1 - 1)));
                             store(p + 2 * q, v, mul(y[2], w.add(1)));
-                            store(p + 3 * q, v, mul(y[3], w.add(2)));
+                            store(p + k3 * q, v, mul(y[3], w.add(k3 - 1)));
                         }
                     } else {
                         let (a, b) = (load(p, v), load(p + q, v));
