@@ -636,7 +636,7 @@ impl<T: Real> FftPlans<T> {
     /// one thread and on two: `fft2_1024x1024` in `benches/reverse.rs`.)
     ///
     /// For `f64` lines of a power-of-two length on a CPU with AVX2 and FMA, a batch's columns go
-    /// through the transform with no gather instead (`columns.rs`), in segments of 4 or 16
+    /// through the transform with no gather instead (`columns.rs`), in segments of 8 (or 4)
     /// columns on the 64-byte grid of `data` (masked where a segment sticks out of a block), and
     /// the tasks' columns are split on that grid.
     #[allow(clippy::too_many_arguments)]
@@ -674,7 +674,7 @@ impl<T: Real> FftPlans<T> {
         #[cfg(target_arch = "x86_64")]
         if column_plan.is_some() {
             // Whole row segments of the column kernel per batch.
-            batch = batch.next_multiple_of(columns::segment(n)).min(stride);
+            batch = batch.next_multiple_of(columns::SEGMENT).min(stride);
             shift = columns::shift(data.as_ptr().cast(), stride);
         }
         let per_block = (stride + shift).div_ceil(batch);
@@ -1119,8 +1119,8 @@ mod tests {
         v.push((vec![2, 3], vec![]));
         // power-of-two strided axes of `f64`, transformed with no gather (`columns.rs`): every
         // radix sequence from 8 to 128 points, 4 to 21 columns, whole segments and masked ones,
-        // a middle axis of two blocks (segments of 16 columns, for lines of more than 256
-        // points, and arrays at every alignment, are tested in `column_transform_…`)
+        // a middle axis of two blocks (longer lines, and arrays at every alignment, are tested
+        // in `column_transform_…`)
         v.push((vec![8, 4], vec![0]));
         v.push((vec![16, 21], vec![0]));
         v.push((vec![32, 7], vec![0, 1]));
@@ -1318,7 +1318,7 @@ mod tests {
     /// the columns outside a block: the same array at each of the four 16-byte offsets from a
     /// cache line, read from a source at another offset, gives the same bits, and matches
     /// rustfft on the transposed array. Strides that are multiples of four (whose grid shifts
-    /// with the address) and others, segments of 4 and 16 columns, and several blocks.
+    /// with the address) and others, segments of 8 and 4 columns, and several blocks.
     #[test]
     fn column_transform_is_the_same_at_any_address() {
         let plans = FftPlans::<f64>::new();
@@ -1380,8 +1380,8 @@ mod tests {
     }
 
     /// The transform with no gather (`columns.rs`) against rustfft on the transposed array: every
-    /// power of two from 8 to 4096 rows with 37 columns (segments of 16 columns for lines of
-    /// more than 256 points, segments of 4, a masked one), and arrays of two and three
+    /// power of two from 8 to 4096 rows with 37 columns (segments of 8 columns, of 4, and a
+    /// masked one), and arrays of two and three
     /// blocks along a middle axis; both directions, every norm, in place and from a source. The
     /// plans are made for `f64` on a CPU with AVX2 and FMA, never for `f32`.
     #[test]

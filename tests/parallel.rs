@@ -249,7 +249,7 @@ fn plan_cache_transform_large_1d_batches_and_f32() {
 }
 
 /// Strided axes of power-of-two length in `f64`, which take the crate's own column FFT on a CPU
-/// with AVX2 and FMA (`fft/columns.rs`): segments of 4 and of 16 columns, masked segments,
+/// with AVX2 and FMA (`fft/columns.rs`): segments of 8 and of 4 columns, masked segments,
 /// several blocks, arrays at each of the four 16-byte offsets from a cache line (the tasks split
 /// the columns on the cache-line grid); past the parallel threshold, so the columns are split
 /// among tasks.

@@ -5,11 +5,11 @@
 //! into a buffer, hands them to rustfft and scatters them back: two transposes' worth of memory
 //! traffic on top of the butterflies. Here the butterflies themselves run across columns instead:
 //! the lines are the columns of an `n × stride` block, and an element of the transform is a
-//! *row segment* of 4 adjacent columns (16 for lines longer than 256 points), held as AVX2 vectors
-//! of real parts and of imaginary parts, four columns to a vector. Every butterfly then works on
-//! 4 or 16 lines at once, with each row segment read as one contiguous run (no element is moved
-//! on its own). The segments lie on the 64-byte grid of the array written, so that each reads
-//! and writes whole cache lines; where one sticks out of the columns at hand (at the edges of a
+//! *row segment* of 8 adjacent columns (4 at the edges of the columns at hand), held as AVX2
+//! vectors of real parts and of imaginary parts, four columns to a vector. Every butterfly then
+//! works on 8 lines at once, with each row segment read as one contiguous run (no element is
+//! moved on its own). The segments lie on the 64-byte grid of the array written, so that each
+//! reads and writes whole cache lines; where one sticks out of the columns at hand (at the edges of a
 //! block or of a task), masked loads and stores leave the columns outside alone. Every column
 //! goes through the same arithmetic, whichever segment or lane it falls in, so the result does
 //! not depend on the array's address or on how the columns are split among tasks.
@@ -25,10 +25,11 @@
 //!   row is as cheap to write as any other), scaled by the normalisation if there is one.
 //!
 //! Against the gather, rustfft and scatter it replaces, along axis 0 on one core (medians of ten
-//! alternating rounds): 0.84× the time at 256², 0.90× at 1024², where both are largely bound by
-//! memory (see BENCHMARKS.md). The
-//! twiddles are `cos` and `sin` of `2π jk / span` computed in `f64`, as rustfft computes its own;
-//! the results agree with rustfft's to rounding (a few `1e-16` relative), not bit for bit.
+//! alternating rounds): 0.84× the time at 256², 0.90× at 1024², with segments wherever the array
+//! put them; on the cache-line grid, 0.74× and 0.64× of that again for arrays 16 bytes past a
+//! line, as glibc's malloc places large blocks (see BENCHMARKS.md). The twiddles are `cos` and
+//! `sin` of `2π jk / span` computed in `f64`, as rustfft computes its own; the results agree with
+//! rustfft's to rounding (a few `1e-16` relative), not bit for bit.
 
 use super::Direction;
 use crate::Complex;
@@ -36,29 +37,17 @@ use std::arch::x86_64::*;
 
 /// Lines (columns) per vector: four `f64` in an AVX2 register.
 pub(super) const LANES: usize = 4;
-/// Vectors per row segment for lines longer than [`NARROW_UP_TO`]: 16 columns, 256 bytes of each
-/// row, so that rows far apart in memory are read in longer runs. (At 1024², 8 columns made the
-/// phase-retrieval gradient 11% slower.)
-const WIDE: usize = 4;
-/// Lines up to this long take one vector per row segment (4 columns), so that the buffer (16 KiB
-/// at 256 points) stays in the L1 cache. (At 256², axis 0: 8 columns took 5% longer, 16 columns
-/// 30% longer, a little longer than the gather.)
-const NARROW_UP_TO: usize = 256;
+/// Vectors per row segment: 8 columns, two cache lines of each row. (On the cache-line grid, along
+/// axis 0 on one core: against 4 columns, 0.78–0.87× the time at 64² to 256² and 1.01× at 1024²;
+/// against 16 columns, 0.95× at 256² and 0.99–1.00× at 1024² and 2048².)
+const WIDE: usize = 2;
+/// The columns of a whole row segment: a batch of columns should be a whole number of them.
+pub(super) const SEGMENT: usize = LANES * WIDE;
 /// The L1 data cache we plan for (48 KiB on recent x86 cores; 32 KiB leaves room for the
 /// twiddles and the array's rows).
 const L1_BYTES: usize = 32 << 10;
 /// The shortest line transformed here (two stages at least: radix 2, then 4).
 const MIN_LEN: usize = 8;
-
-/// The columns of one row segment for lines of length `n`: a batch of columns should be a whole
-/// number of them.
-pub(super) fn segment(n: usize) -> usize {
-    if n > NARROW_UP_TO {
-        LANES * WIDE
-    } else {
-        LANES
-    }
-}
 
 /// Whether lines of length `n` can be transformed here on this CPU.
 pub(super) fn applies(n: usize) -> bool {
@@ -140,11 +129,7 @@ impl ColumnPlan {
     /// The length in `f64` of the work buffer [`process`](Self::process) needs for `b` columns:
     /// `n` positions of one row segment.
     pub(super) fn buffer_len(&self, b: usize) -> usize {
-        let width = if b >= segment(self.n) {
-            segment(self.n)
-        } else {
-            LANES
-        };
+        let width = if b >= SEGMENT { SEGMENT } else { LANES };
         2 * self.n * width
     }
 
@@ -182,7 +167,7 @@ impl ColumnPlan {
 
     /// [`process`](Self::process) of the columns `c0 .. c1`, compiled for AVX2 and FMA. The
     /// segments lie on the 64-byte grid of `block.to` (`shift` columns before column 0): whole
-    /// ones of `segment(n)` columns where they fit, else of 4, with masked loads and stores for
+    /// ones of [`SEGMENT`] columns where they fit, else of 4, with masked loads and stores for
     /// the ones that stick out of `c0 .. c1`.
     ///
     /// # Safety
@@ -199,16 +184,15 @@ impl ColumnPlan {
     ) {
         // Columns counted from the grid's origin: segment boundaries are multiples of LANES.
         let (start, end) = (c0 + block.shift, c1 + block.shift);
-        let wide = LANES * WIDE;
         let mut v = start - start % LANES;
         // SAFETY (all calls): every lane read or written is a column in `c0 .. c1`, as the
         // caller allows (the masks cover the rest).
         while v < end {
             let col = v as isize - block.shift as isize;
             if v >= start && v + LANES <= end {
-                if segment(self.n) == wide && v % wide == 0 && v + wide <= end {
+                if v % SEGMENT == 0 && v + SEGMENT <= end {
                     unsafe { self.segment::<WIDE, false>(block, col, buf, NO_MASK, scale) };
-                    v += wide;
+                    v += SEGMENT;
                     continue;
                 }
                 unsafe { self.segment::<1, false>(block, col, buf, NO_MASK, scale) };
