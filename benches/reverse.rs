@@ -579,6 +579,51 @@ fn max_rel_diff(a: &[C], b: &[C]) -> f64 {
         / scale
 }
 
+/// The tape (`tape_reused`) and the hand-written adjoint (`hand_grad_2t` on one thread,
+/// `hand_par` on two), called in turn, `calls` times each, in the same pool: the medians of each
+/// and their ratio, printed. On a noisy machine the ratio of two criterion benchmarks run
+/// seconds apart moves with the machine (the hand-written code alone by up to 1.5× from one run
+/// to the next); calls in turn see the same machine.
+fn tape_over_hand(pools: &[(usize, rayon::ThreadPool)], calls: usize) {
+    for n in [256, 1024] {
+        let mut p = Phase::new(n);
+        for (threads, pool) in pools {
+            let (mut tape_ms, mut hand_ms) = (Vec::new(), Vec::new());
+            pool.install(|| {
+                let mut tape: Tape = Tape::new();
+                let s = p.shared();
+                for call in 0..2 * calls {
+                    let t = std::time::Instant::now();
+                    // Alternate which goes first, so neither always follows the other.
+                    if (call + call / 2) % 2 == 0 {
+                        tape.clear();
+                        black_box(p.tape_grad(&tape, &s, |g| black_box(g.as_ptr())));
+                        tape_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    } else {
+                        black_box(if *threads == 1 {
+                            p.hand_grad_2t()
+                        } else {
+                            p.hand_par()
+                        });
+                        black_box(&p.work);
+                        hand_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                }
+            });
+            let median = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let (t, h) = (median(&mut tape_ms), median(&mut hand_ms));
+            println!(
+                "tape over hand, {n}x{n}, {threads} thread(s), {calls} calls each: \
+                 {t:.4} / {h:.4} ms = {:.3}",
+                t / h
+            );
+        }
+    }
+}
+
 fn bench_phase(c: &mut Criterion) {
     check_phase();
     let pools: Vec<(usize, rayon::ThreadPool)> = [1, 2]
@@ -591,6 +636,12 @@ fn bench_phase(c: &mut Criterion) {
             (k, pool)
         })
         .collect();
+    if let Some(calls) = std::env::var("TAPE_OVER_HAND")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tape_over_hand(&pools, calls);
+    }
     for n in [256, 1024] {
         let mut p = Phase::new(n);
         let mut group = c.benchmark_group(format!("phase_retrieval_{n}x{n}"));

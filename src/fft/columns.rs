@@ -38,8 +38,8 @@ use std::arch::x86_64::*;
 /// Lines (columns) per vector: four `f64` in an AVX2 register.
 pub(super) const LANES: usize = 4;
 /// Vectors per row segment: 8 columns, two cache lines of each row. (On the cache-line grid, along
-/// axis 0 on one core: against 4 columns, 0.78–0.87× the time at 64² to 256² and 1.01× at 1024²;
-/// against 16 columns, 0.95× at 256² and 0.99–1.00× at 1024² and 2048².)
+/// axis 0 on one core: against 4 columns, 0.71–0.87× the time at 64² to 256²; against 16, 0.95×
+/// at 256² and 0.99–1.01× at 1024² and 2048², where 4 columns took 1.27× the time of 16.)
 const WIDE: usize = 2;
 /// The columns of a whole row segment: a batch of columns should be a whole number of them.
 pub(super) const SEGMENT: usize = LANES * WIDE;
