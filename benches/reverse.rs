@@ -45,7 +45,9 @@
 //! `hand_par_2thr` are `hand_grad_2t` parallelised by hand with rayon (rows in contiguous runs per
 //! task with a scratch buffer each, blocked parallel transposes, the elementwise step in chunks),
 //! in a pool of one and of two threads; `tape_1thr` / `tape_2thr` are `tape_reused` in the same
-//! pools. Compare `tape_1thr` with `hand_grad_2t` and `tape_2thr` with `hand_par_2thr`.
+//! pools. Compare `tape_1thr` with `hand_grad_2t` and `tape_2thr` with `hand_par_2thr`; on a
+//! noisy machine, better: `TAPE_OVER_HAND=200 cargo bench --bench reverse -- '^none$'` calls the
+//! two in turn, 200 times each, on 1 and 2 threads, and prints their medians and ratio.
 //! `tape_reused`, `tape_fresh` and `tape_record_only` also run in the one-thread pool (rayon's
 //! global pool would use every core, unlike the serial `hand_grad`).
 //!
@@ -582,7 +584,7 @@ fn max_rel_diff(a: &[C], b: &[C]) -> f64 {
 /// The tape (`tape_reused`) and the hand-written adjoint (`hand_grad_2t` on one thread,
 /// `hand_par` on two), called in turn, `calls` times each, in the same pool: the medians of each
 /// and their ratio, printed. On a noisy machine the ratio of two criterion benchmarks run
-/// seconds apart moves with the machine (the hand-written code alone by up to 1.5× from one run
+/// seconds apart moves with the machine (the hand-written code alone by up to 2× from one run
 /// to the next); calls in turn see the same machine.
 fn tape_over_hand(pools: &[(usize, rayon::ThreadPool)], calls: usize) {
     for n in [256, 1024] {
@@ -592,6 +594,9 @@ fn tape_over_hand(pools: &[(usize, rayon::ThreadPool)], calls: usize) {
             pool.install(|| {
                 let mut tape: Tape = Tape::new();
                 let s = p.shared();
+                // One call of each first, untimed: plans, buffers, pages.
+                black_box(p.tape_grad(&tape, &s, |g| black_box(g.as_ptr())));
+                black_box(p.hand_grad_2t() + p.hand_par());
                 for call in 0..2 * calls {
                     let t = std::time::Instant::now();
                     // Alternate which goes first, so neither always follows the other.
@@ -639,6 +644,7 @@ fn bench_phase(c: &mut Criterion) {
     if let Some(calls) = std::env::var("TAPE_OVER_HAND")
         .ok()
         .and_then(|v| v.parse().ok())
+        .filter(|&calls: &usize| calls > 0)
     {
         tape_over_hand(&pools, calls);
     }

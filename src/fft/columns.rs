@@ -8,11 +8,13 @@
 //! *row segment* of 8 adjacent columns (4 at the edges of the columns at hand), held as AVX2
 //! vectors of real parts and of imaginary parts, four columns to a vector. Every butterfly then
 //! works on 8 lines at once, with each row segment read as one contiguous run (no element is
-//! moved on its own). The segments lie on the 64-byte grid of the array written, so that each
-//! reads and writes whole cache lines; where one sticks out of the columns at hand (at the edges of a
-//! block or of a task), masked loads and stores leave the columns outside alone. Every column
-//! goes through the same arithmetic, whichever segment or lane it falls in, so the result does
-//! not depend on the array's address or on how the columns are split among tasks.
+//! moved on its own). When the number of columns is a multiple of four, so that every row starts
+//! at the same place in a cache line, the segments lie on the 64-byte grid of the array written,
+//! so that each reads and writes whole cache lines. Where a segment sticks out of the columns at
+//! hand (at the edges of a block or of a task), it takes masked loads and stores, which leave the
+//! columns outside alone. Every column goes through the same arithmetic, whichever segment or
+//! lane it falls in, so the result does not depend on the array's address or on how the columns
+//! are split among tasks.
 //!
 //! The transform is an in-place radix-4 decimation in frequency (with one radix-2 stage first
 //! when `log₂ n` is odd) on a buffer of `n` row segments:
@@ -26,8 +28,9 @@
 //!
 //! Against the gather, rustfft and scatter it replaces, along axis 0 on one core (medians of ten
 //! alternating rounds): 0.84× the time at 256², 0.90× at 1024², with segments wherever the array
-//! put them; on the cache-line grid, 0.74× and 0.64× of that again for arrays 16 bytes past a
-//! line, as glibc's malloc places large blocks (see BENCHMARKS.md). The twiddles are `cos` and
+//! put them. On the cache-line grid, against that code: 0.74× (256²) and 0.64× (1024²) for arrays
+//! 16 bytes past a line, as glibc's malloc places large blocks, and 0.99× (even) and 0.90× for
+//! aligned arrays (see BENCHMARKS.md). The twiddles are `cos` and
 //! `sin` of `2π jk / span` computed in `f64`, as rustfft computes its own; the results agree with
 //! rustfft's to rounding (a few `1e-16` relative), not bit for bit.
 
@@ -137,8 +140,8 @@ impl ColumnPlan {
     ///
     /// # Panics
     ///
-    /// If `c0 + b > block.stride`, `block.shift ≥ LANES`, or `buf` is shorter than
-    /// [`buffer_len(b)`](Self::buffer_len).
+    /// If `c0 + b > block.stride`, `block.stride < LANES`, `block.shift ≥ LANES`, or `buf` is
+    /// shorter than [`buffer_len(b)`](Self::buffer_len).
     ///
     /// # Safety
     ///
@@ -155,7 +158,10 @@ impl ColumnPlan {
         scale: Option<f64>,
     ) {
         assert!(
-            c0 + b <= block.stride && block.shift < LANES && buf.len() >= self.buffer_len(b),
+            c0 + b <= block.stride
+                && block.stride >= LANES
+                && block.shift < LANES
+                && buf.len() >= self.buffer_len(b),
             "columns::process: {b} columns from {c0} of {}, shift {}, buffer {}",
             block.stride,
             block.shift,
@@ -188,8 +194,8 @@ impl ColumnPlan {
         // SAFETY (all calls): every lane read or written is a column in `c0 .. c1`, as the
         // caller allows (the masks cover the rest).
         while v < end {
-            let col = v as isize - block.shift as isize;
             if v >= start && v + LANES <= end {
+                let col = v - block.shift;
                 if v % SEGMENT == 0 && v + SEGMENT <= end {
                     unsafe { self.segment::<WIDE, false>(block, col, buf, NO_MASK, scale) };
                     v += SEGMENT;
@@ -197,34 +203,44 @@ impl ColumnPlan {
                 }
                 unsafe { self.segment::<1, false>(block, col, buf, NO_MASK, scale) };
             } else {
-                let mask = masks(start.saturating_sub(v), (end - v).min(LANES));
-                unsafe { self.segment::<1, true>(block, col, buf, mask, scale) };
+                // A segment that sticks out of `c0 .. c1`: its window of 4 columns is moved
+                // inside the row (the row has 4 at least), so that the lanes the mask leaves
+                // alone are columns of the row too, never memory outside the arrays. (Intel
+                // documents that masked-off lanes never fault; AMD leaves it to the
+                // implementation.) Lanes are independent, so the bits are the same in any lane.
+                let (keep0, keep1) = (
+                    v.max(start) - block.shift,
+                    (v + LANES).min(end) - block.shift,
+                );
+                let window = (v.max(block.shift) - block.shift).min(block.stride - LANES);
+                let mask = masks(keep0 - window, keep1 - window);
+                unsafe { self.segment::<1, true>(block, window, buf, mask, scale) };
             }
             v += LANES;
         }
     }
 
-    /// The columns `c .. c + 4V` of `block` (`c` may be negative, and the columns outside the
-    /// block masked out, when `M`): every stage, through the buffer.
+    /// The columns `c .. c + 4V` of `block` (those `mask` keeps, when `M`): every stage,
+    /// through the buffer.
     ///
     /// # Safety
     ///
     /// As [`process`](Self::process), for these columns (or, when `M`, those `mask` keeps);
-    /// `buf` holds `8Vn` `f64`.
+    /// `c + 4V ≤ block.stride`; `buf` holds `8Vn` `f64`.
     #[inline(always)]
     unsafe fn segment<const V: usize, const M: bool>(
         &self,
         block: Block,
-        c: isize,
+        c: usize,
         buf: *mut f64,
         mask: Mask,
         scale: Option<f64>,
     ) {
-        // Wrapping: a masked segment's first columns may lie before the array.
-        let at = 2 * (block.base as isize + c);
+        // SAFETY: column `c` of row 0 of the block is inside both arrays (the caller's promise).
+        let at = 2 * (block.base + c);
         let rows = Rows {
-            from: block.from.wrapping_offset(at),
-            to: block.to.wrapping_offset(at),
+            from: unsafe { block.from.add(at) },
+            to: unsafe { block.to.add(at) },
             pitch: 2 * block.stride,
             buf,
             row_of: &self.row_of,
@@ -307,8 +323,8 @@ pub(super) struct Block {
 
 /// The columns from a 64-byte boundary to column 0 of every row of every block of `stride`
 /// columns in the array at `to`: segments that start on the boundaries read and write whole
-/// cache lines (at 256² and 1024², a column pass on arrays 16 bytes past a boundary took 1.22–1.42×
-/// the time on aligned ones). Zero when `stride` is not a multiple of [`LANES`], whose rows
+/// cache lines (before the grid, at 256² and 1024², a column pass on arrays 16 to 48 bytes past a
+/// boundary took 1.22–1.42× the time on aligned ones). Zero when `stride` is not a multiple of [`LANES`], whose rows
 /// are not all placed alike.
 pub(super) fn shift(to: *const f64, stride: usize) -> usize {
     if stride % LANES == 0 {
@@ -420,7 +436,7 @@ unsafe fn load_row_masked(p: *const f64, m: Mask) -> Z {
     let (x, y) = unsafe {
         (
             _mm256_maskload_pd(p, m.0),
-            _mm256_maskload_pd(p.wrapping_add(4), m.1),
+            _mm256_maskload_pd(p.add(4), m.1),
         )
     };
     Z(_mm256_unpacklo_pd(x, y), _mm256_unpackhi_pd(x, y))
@@ -431,7 +447,7 @@ unsafe fn load_row_masked(p: *const f64, m: Mask) -> Z {
 unsafe fn store_row_masked(p: *mut f64, z: Z, m: Mask) {
     unsafe {
         _mm256_maskstore_pd(p, m.0, _mm256_unpacklo_pd(z.0, z.1));
-        _mm256_maskstore_pd(p.wrapping_add(4), m.1, _mm256_unpackhi_pd(z.0, z.1));
+        _mm256_maskstore_pd(p.add(4), m.1, _mm256_unpackhi_pd(z.0, z.1));
     }
 }
 
@@ -485,7 +501,7 @@ unsafe fn stage<
         if FIRST {
             let at = pos * rows.pitch + 8 * v;
             if M {
-                load_row_masked(rows.from.wrapping_add(at), rows.mask)
+                load_row_masked(rows.from.add(at), rows.mask)
             } else {
                 load_row(rows.from.add(at))
             }
@@ -499,7 +515,7 @@ unsafe fn stage<
             let z = if scaled { scale(z, f) } else { z };
             let at = row * rows.pitch + 8 * v;
             if M {
-                store_row_masked(rows.to.wrapping_add(at), z, rows.mask);
+                store_row_masked(rows.to.add(at), z, rows.mask);
             } else {
                 store_row(rows.to.add(at), z);
             }
