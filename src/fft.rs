@@ -390,10 +390,9 @@ impl<T: Real> FftPlans<T> {
     /// through the same arithmetic, so the result does not depend on where the array sits in
     /// memory. It and rustfft agree to rounding (a few units in the last place relative to the
     /// largest element), not bit for bit: the same program on a CPU without AVX2 gives results
-    /// that differ by rounding. When every strided axis in `axes`
-    /// takes it, the last axis, if listed, is transformed first, whatever its place in `axes`
-    /// (faster, and equal to the listed order up to rounding). On one machine, results do not
-    /// depend on the thread count.
+    /// that differ by rounding. When every strided axis in `axes` takes it, the last axis, if
+    /// listed, is transformed first, whatever its place in `axes` (faster, and equal to the
+    /// listed order up to rounding). On one machine, results do not depend on the thread count.
     ///
     /// # Panics
     ///
@@ -694,22 +693,14 @@ impl<T: Real> FftPlans<T> {
             let bufs = &mut lease.bufs;
             #[cfg(target_arch = "x86_64")]
             if let Some(plan) = &column_plan {
-                // The buffer starts on a 64-byte boundary, as its positions are whole cache
-                // lines: a buffer 16 bytes past one made the pass alone take 1.16–1.18× the old
-                // code's time on an aligned array at 256².
                 let len = plan.buffer_len(b).div_ceil(2);
-                ensure_len(&mut bufs.lines, len + columns::LANES);
-                let skip = match bufs.lines.as_ptr().align_offset(64) {
-                    s if s < columns::LANES => s,
-                    _ => 0, // not even 16-byte aligned: slower, not wrong
-                };
+                ensure_len(&mut bufs.lines, len);
                 // SAFETY: `T` is `f64` (`column_plan` checked it), so the buffer is `2·len`
-                // `f64` (from element `skip < 4` of `lines`) and `from` and `data` are arrays of
-                // interleaved `f64`. The tasks' columns are disjoint, and nothing else uses
-                // `data` during the pass; `src` is only read.
+                // `f64` and `from` and `data` are arrays of interleaved `f64`. The tasks' columns
+                // are disjoint, and nothing else uses `data` during the pass; `src` is only read.
                 unsafe {
                     let buf = std::slice::from_raw_parts_mut(
-                        bufs.lines.as_mut_ptr().add(skip).cast::<f64>(),
+                        bufs.lines.as_mut_ptr().cast::<f64>(),
                         2 * len,
                     );
                     let cols = columns::Block {
