@@ -83,7 +83,9 @@
 //! `fft2_1024x1024`: the crate's 2-D FFT (`FftPlans::transform`, whose pass along the first axis
 //! runs across the columns with no transpose on a CPU with AVX2 and FMA, and gathers batches of
 //! columns elsewhere) against rows, transpose, rows, transpose back (by hand with rayon on two
-//! threads), each on one and on two threads. The crate's is named `gather_*` for history.
+//! threads), each on one and on two threads. The crate's is named `gather_*` for history;
+//! `f32_*` is the crate's on the same numbers in `f32` (whose first pass also runs across the
+//! columns, in `f64` arithmetic on `f32` arrays).
 //!
 //! `asinh_2^20`: value and gradient of `Σ |asinh u|²` over 2²⁰ elements on the tape, on one and
 //! two threads: how the elementwise work itself scales.
@@ -761,6 +763,12 @@ fn bench_fft2(c: &mut Criterion) {
     let mut tmp = vec![C::default(); n * n];
     let mut fft = Fft2::new(n);
     let plans = wirtinger::fft::FftPlans::<f64>::global();
+    let x32: Vec<num_complex::Complex32> = x
+        .iter()
+        .map(|z| num_complex::Complex32::new(z.re as f32, z.im as f32))
+        .collect();
+    let mut buf32 = x32.clone();
+    let plans32 = wirtinger::fft::FftPlans::<f32>::global();
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -778,6 +786,21 @@ fn bench_fft2(c: &mut Criterion) {
                         Norm::Backward,
                     );
                     black_box(&buf);
+                })
+            })
+        });
+        group.bench_function(format!("f32_{threads}thr"), |b| {
+            pool.install(|| {
+                b.iter(|| {
+                    buf32.copy_from_slice(&x32);
+                    plans32.transform(
+                        &mut buf32,
+                        &[n, n],
+                        &[0, 1],
+                        wirtinger::fft::Direction::Forward,
+                        Norm::Backward,
+                    );
+                    black_box(&buf32);
                 })
             })
         });

@@ -5,8 +5,8 @@
 //! - FFTs ([`FftPlans::transform`](crate::fft::FftPlans::transform), and so every `VarArray` FFT
 //!   and its reverse rule): the pass along the last axis splits the rows into contiguous runs, one
 //!   per task; a pass along any other axis gives each task a batch of columns (to transform
-//!   across the columns, four to an AVX2 vector, for `f64` lines of a power-of-two length on a
-//!   CPU with AVX2 and FMA; else to gather, transform and scatter back). Every task has its own
+//!   across the columns, four to an AVX2 vector, for `f64` and `f32` lines of a power-of-two
+//!   length on a CPU with AVX2 and FMA; else to gather, transform and scatter back). Every task has its own
 //!   scratch buffers. A single 1-D line of at least `THRESHOLD` points (of even length) is split
 //!   into the transforms of its even and odd samples, which run at the same time (see below on
 //!   its bits).

@@ -248,11 +248,11 @@ fn plan_cache_transform_large_1d_batches_and_f32() {
     });
 }
 
-/// Strided axes of power-of-two length in `f64`, which take the crate's own column FFT on a CPU
-/// with AVX2 and FMA (`fft/columns.rs`): segments of 8 and of 4 columns, masked segments,
-/// several blocks, arrays at each of the four 16-byte offsets from a cache line (the tasks split
-/// the columns on the cache-line grid); past the parallel threshold, so the columns are split
-/// among tasks.
+/// Strided axes of power-of-two length in `f64` and `f32`, which take the crate's own column FFT
+/// on a CPU with AVX2 and FMA (`fft/columns.rs`): segments of 8 and of 4 columns, masked
+/// segments, several blocks, arrays at each of the four 16-byte offsets from a cache line (and
+/// four of the eight 8-byte ones for `f32`; the tasks split the columns on the cache-line grid);
+/// past the parallel threshold, so the columns are split among tasks.
 #[test]
 fn column_fft_is_the_same_on_any_thread_count() {
     let shapes = [
@@ -281,7 +281,22 @@ fn column_fft_is_the_same_on_any_thread_count() {
                 let z = &mut z[at..at + n];
                 let (dir, norm) = (Direction::Inverse, Norm::Backward);
                 plans.transform_outofplace(&x, z, &shape, &[1, 0], dir, norm);
-                (bits(y), bits(z))
+                // `f32` arrays (the same kernel; 8 numbers to a cache line).
+                let plans32 = FftPlans::<f32>::global();
+                let x32: Vec<Complex32> = x
+                    .iter()
+                    .map(|z| Complex32::new(z.re as f32, z.im as f32))
+                    .collect();
+                let mut w = vec![Complex32::new(0.0, 0.0); n + 8];
+                let at = (2 * shift + 8 - (w.as_ptr() as usize / 8) % 8) % 8;
+                let w = &mut w[at..at + n];
+                w.copy_from_slice(&x32);
+                plans32.transform(w, &shape, &[1], Direction::Forward, Norm::Ortho);
+                let w: Vec<u32> = w
+                    .iter()
+                    .flat_map(|z| [z.re.to_bits(), z.im.to_bits()])
+                    .collect();
+                (bits(y), bits(z), w)
             });
         }
     }

@@ -499,7 +499,7 @@ fn one_fft_node_per_transform() {
 }
 
 /// Strided axes long enough that the FFT core gathers them in several batches (one partial), or,
-/// for the lengths of 64 in `f64` on a CPU with AVX2 and FMA, transforms them across the columns
+/// for the lengths of 64 on a CPU with AVX2 and FMA, transforms them across the columns
 /// with no gather: values against the naive DFT, and the dot-product test of the reverse rule.
 #[test]
 fn large_strided_transforms() {
