@@ -6,10 +6,10 @@
 //!   and its reverse rule): the pass along the last axis splits the rows into contiguous runs, one
 //!   per task; a pass along any other axis gives each task a batch of columns (to transform
 //!   across the columns, four to an AVX2 vector, for `f64` and `f32` lines of a power-of-two
-//!   length on a CPU with AVX2 and FMA; else to gather, transform and scatter back). Every task has its own
-//!   scratch buffers. A single 1-D line of at least `THRESHOLD` points (of even length) is split
-//!   into the transforms of its even and odd samples, which run at the same time (see below on
-//!   its bits).
+//!   length on a CPU with AVX2 and FMA; else to gather, transform and scatter back). Every task
+//!   has its own scratch buffers. A single 1-D line of at least `THRESHOLD` points (of even
+//!   length) is split into the transforms of its even and odd samples, which run at the same time
+//!   (see below on its bits).
 //! - Reductions of stored arrays (`sum`, `mean`, `dot`, `vdot`, `norm_sqr_sum`) and their reverse
 //!   rules, and reading gradients out of [`Gradients`](crate::reverse::Gradients).
 //! - Chains of elementwise ops of [`VarArray`](crate::reverse::VarArray), fused into one node

@@ -27,20 +27,22 @@
 //!   row of its frequency (the digit reversal of decimation in frequency costs nothing, since a
 //!   row is as cheap to write as any other), scaled by the normalisation if there is one.
 //!
-//! Against the gather, rustfft and scatter it replaces, along axis 0 on one core (medians of ten
-//! alternating rounds): 0.84× the time at 256², 0.90× at 1024², with segments wherever the array
-//! put them. On the cache-line grid, against that code: 0.74× (256²) and 0.64× (1024²) for arrays
-//! 16 bytes past a line, as glibc's malloc places large blocks, and 0.99× (even) and 0.90× for
-//! aligned arrays (see BENCHMARKS.md). The twiddles are `cos` and
+//! For `f64`, against the gather, rustfft and scatter it replaces, along axis 0 on one core
+//! (medians of ten alternating rounds): 0.84× the time at 256², 0.90× at 1024², with segments
+//! wherever the array put them. On the cache-line grid, against that code: 0.74× (256²) and
+//! 0.64× (1024²) for arrays 16 bytes past a line, as glibc's malloc places large blocks, and
+//! 0.99× (even) and 0.90× for aligned arrays (see BENCHMARKS.md). The twiddles are `cos` and
 //! `sin` of `2π jk / span` computed in `f64`, as rustfft computes its own; the results agree with
-//! rustfft's to rounding (a few `1e-16` relative), not bit for bit.
+//! rustfft's to rounding (a few `1e-16` relative for `f64`), not bit for bit.
 //!
 //! `f32` arrays take the same plans and the same `f64` arithmetic ([`Elem`]): their numbers are
 //! widened as the first stage reads them and rounded once as the last stage writes them, so the
 //! result is the `f64` transform of the same numbers, rounded, and the memory traffic is half.
 //! Along axis 0 on one core (six alternating rounds, 2026-11-27), against the gather, rustfft's
-//! `f32` transform and scatter it replaces: 0.70× the time at 256² and 0.81× at 1024², where the
-//! whole `f32` `fft2` took 0.79× and 0.95×.
+//! `f32` transform and scatter it replaces: 0.70× the time at 256² and 0.81× at 1024², where
+//! the whole `f32` `fft2` took 0.79× and 0.95×. (A complex `f32` array need only be 4-byte
+//! aligned; one 4 bytes off the 8-byte grid gets a shift that misses the cache lines by 4
+//! bytes, which costs time, not correctness. Allocators align large blocks to 16 bytes.)
 
 use super::Direction;
 use crate::Complex;
@@ -48,9 +50,10 @@ use std::arch::x86_64::*;
 
 /// Lines (columns) per vector: four `f64` in an AVX2 register.
 pub(super) const LANES: usize = 4;
-/// Vectors per row segment: 8 columns, two cache lines of each row. (On the cache-line grid, along
-/// axis 0 on one core: against 4 columns, 0.71–0.87× the time at 64² to 256²; against 16, 0.95×
-/// at 256² and 0.99–1.01× at 1024² and 2048², where 4 columns took 1.27× the time of 16.)
+/// Vectors per row segment: 8 columns, two cache lines of each row of `f64` (one of `f32`). (On
+/// the cache-line grid, along axis 0 on one core, `f64`: against 4 columns, 0.71–0.87× the time
+/// at 64² to 256²; against 16, 0.95× at 256² and 0.99–1.01× at 1024² and 2048², where 4 columns
+/// took 1.27× the time of 16.)
 const WIDE: usize = 2;
 /// The columns of a whole row segment: a batch of columns should be a whole number of them.
 pub(super) const SEGMENT: usize = LANES * WIDE;
@@ -150,15 +153,17 @@ impl ColumnPlan {
     ///
     /// # Panics
     ///
-    /// If `c0 + b > block.stride`, `block.stride < LANES`, `block.shift ≥ SEGMENT`, or `buf` is
-    /// shorter than [`buffer_len(b)`](Self::buffer_len).
+    /// If `c0 + b > block.stride`, `block.stride < LANES`, `block.shift` is not below the
+    /// complex numbers a cache line holds (4 of `f64`, 8 of `f32`), or `buf` is shorter than
+    /// [`buffer_len(b)`](Self::buffer_len).
     ///
     /// # Safety
     ///
     /// [`applies`] must hold for `n`. `block.from` and `block.to` point to arrays of complex
-    /// numbers (as interleaved numbers of `E`) holding the whole block; while this runs, nothing else may
-    /// write the block's columns `c0 .. c0 + b` of `from`, or use those of `to`, except that
-    /// `from` and `to` may be the same array. No other column is read or written.
+    /// numbers (as interleaved real and imaginary parts of type `E`) holding the whole block;
+    /// while this runs, nothing else may write the block's columns `c0 .. c0 + b` of `from`, or
+    /// use those of `to`, except that `from` and `to` may be the same array. No other column is
+    /// read or written.
     pub(super) unsafe fn process<E: Elem>(
         &self,
         block: Block<E>,
@@ -170,7 +175,7 @@ impl ColumnPlan {
         assert!(
             c0 + b <= block.stride
                 && block.stride >= LANES
-                && block.shift < SEGMENT
+                && block.shift < per_line::<E>()
                 && buf.len() >= self.buffer_len(b),
             "columns::process: {b} columns from {c0} of {}, shift {}, buffer {}",
             block.stride,
@@ -320,8 +325,8 @@ impl ColumnPlan {
 }
 
 /// Where a strided pass reads and writes: the `n × stride` row-major block of complex numbers
-/// at element `base` of `from` and of `to` (arrays of interleaved `f64`; the same array for an
-/// in-place pass).
+/// at element `base` of `from` and of `to` (arrays of interleaved real and imaginary parts of
+/// type `E`; the same array for an in-place pass).
 #[derive(Clone, Copy)]
 pub(super) struct Block<E> {
     /// The array read.
@@ -343,17 +348,20 @@ pub(super) struct Block<E> {
 /// the complex numbers a cache line holds (4 of `f64`, 8 of `f32`), whose rows are not all
 /// placed alike.
 pub(super) fn shift<E: Elem>(to: *const E, stride: usize) -> usize {
-    // Complex numbers to a cache line: 4 of `f64`, 8 of `f32`.
-    let per_line = 64 / (2 * std::mem::size_of::<E>());
-    if stride % per_line == 0 {
-        (to as usize / (2 * std::mem::size_of::<E>())) % per_line
+    if stride % per_line::<E>() == 0 {
+        (to as usize / (2 * std::mem::size_of::<E>())) % per_line::<E>()
     } else {
         0
     }
 }
 
-/// Where one segment's stages read and write: row `r` of the array is `pitch` `f64` after row
-/// `r − 1`; a buffer position is `8V` `f64` (V vectors of real parts and imaginary parts). A
+/// Complex numbers to a cache line: 4 of `f64`, 8 of `f32`.
+fn per_line<E>() -> usize {
+    64 / (2 * std::mem::size_of::<E>())
+}
+
+/// Where one segment's stages read and write: row `r` of the array is `pitch` numbers of `E` after
+/// row `r − 1`; a buffer position is `8V` `f64` (V vectors of real parts and imaginary parts). A
 /// masked segment reads and writes the array only in the lanes `mask` keeps.
 #[derive(Clone, Copy)]
 struct Rows<'a, E: Elem> {
