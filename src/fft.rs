@@ -177,6 +177,19 @@ pub fn adjoint(dir: Direction, norm: Norm) -> (Direction, Norm) {
 
 /// Target number of complex elements in one gathered batch of lines (non-contiguous axes).
 const BATCH_ELEMS: usize = 1 << 15;
+/// Fewest lines gathered per batch when there are that many, so reads stay cache-line friendly.
+const MIN_BATCH_LINES: usize = 8;
+/// Lines at least this long are gathered [`PAD`] elements apart and transformed one call each.
+const PAD_FROM: usize = 128;
+/// Elements between gathered lines: with lines back to back, lines of a power-of-two length sit
+/// a power-of-two stride apart, so the gather's writes to one element of each line (and the
+/// scatter's reads) all fall in the same few sets of the cache and evict each other.
+const PAD: usize = 8;
+/// A parallel pass is split into at least this many tasks per thread when the lines allow it, so
+/// that a thread slowed down by other work does not hold up the others.
+#[cfg(feature = "parallel")]
+const TASKS_PER_THREAD: usize = 4;
+
 /// Whether `T` is `U` (the column FFT takes `f64` and `f32`).
 #[cfg(target_arch = "x86_64")]
 fn is<T: 'static, U: 'static>() -> bool {
@@ -197,19 +210,6 @@ fn block_of<E, U>(
         shift,
     }
 }
-
-/// Fewest lines gathered per batch when there are that many, so reads stay cache-line friendly.
-const MIN_BATCH_LINES: usize = 8;
-/// Lines at least this long are gathered [`PAD`] elements apart and transformed one call each.
-const PAD_FROM: usize = 128;
-/// Elements between gathered lines: with lines back to back, lines of a power-of-two length sit
-/// a power-of-two stride apart, so the gather's writes to one element of each line (and the
-/// scatter's reads) all fall in the same few sets of the cache and evict each other.
-const PAD: usize = 8;
-/// A parallel pass is split into at least this many tasks per thread when the lines allow it, so
-/// that a thread slowed down by other work does not hold up the others.
-#[cfg(feature = "parallel")]
-const TASKS_PER_THREAD: usize = 4;
 
 /// Work buffers of one pass (one per task of a parallel pass), taken out of the cache while it runs
 /// and put back afterwards.
@@ -285,9 +285,8 @@ impl<T: Real> Drop for Lease<'_, T> {
 /// power-of-two length (8 points or more) on an x86-64 CPU with AVX2 and FMA: those are
 /// transformed across the columns by the crate's own radix-4 FFT, four columns to an AVX2 vector,
 /// with no gather (see [`transform`](FftPlans::transform) on what that means for the bits of the
-/// result). The
-/// cache is `Send + Sync` (it uses a `Mutex` internally, held only to look up plans and to take
-/// or return the buffers), so one cache can be shared.
+/// result). The cache is `Send + Sync` (it uses a `Mutex` internally, held only to look up plans
+/// and to take or return the buffers), so one cache can be shared.
 ///
 /// # Normalization
 ///
