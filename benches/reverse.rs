@@ -89,6 +89,14 @@
 //!
 //! `asinh_2^20`: value and gradient of `Σ |asinh u|²` over 2²⁰ elements on the tape, on one and
 //! two threads: how the elementwise work itself scales.
+//!
+//! # (d) An optimizer's iteration
+//!
+//! `optim_1024x1024`: four iterations of `Adam` and of `GradientDescent` through
+//! `Minimize::run` on the phase-retrieval loss at 1024² (five evaluations, the first one
+//! included, and the setup of a run: its copy of the parameters, a tape), and
+//! `evaluations_only`: the five evaluations alone on a reused tape, each gradient copied into a
+//! vector. All on one thread. The difference is what the driver and the optimizer add.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rayon::prelude::*;
@@ -851,12 +859,76 @@ fn bench_elementwise(c: &mut Criterion) {
     group.finish();
 }
 
+// ---------------------------------------------------------------------------------------------
+// (d) An optimizer's iteration
+
+/// `optim_1024x1024`: [`STEPS_OPT`] iterations of an optimizer on the phase-retrieval loss at
+/// 1024² through `Minimize::run` (one evaluation to start, one per iteration), against the
+/// same number of evaluations alone on a reused tape with the gradient copied out (what any
+/// optimizer loop needs): what the optimizer's own work (its update, the stopping tests) adds.
+fn bench_optim(c: &mut Criterion) {
+    use wirtinger::optim::{Adam, GradientDescent, Minimize, Optimizer, Params};
+    const STEPS_OPT: usize = 4;
+    let n = 1024;
+    let p = Phase::new(n);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a thread pool");
+    let mut group = c.benchmark_group(format!("optim_{n}x{n}"));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.bench_function("evaluations_only", |b| {
+        pool.install(|| {
+            let mut tape: Tape = Tape::new();
+            let s = p.shared();
+            let mut g = vec![C::default(); n * n];
+            b.iter(|| {
+                let mut l = 0.0;
+                for _ in 0..=STEPS_OPT {
+                    tape.clear();
+                    let (loss, u) = p.record(&tape, &s);
+                    loss.backward().grad_into(&u, &mut g);
+                    l += loss.value().re;
+                }
+                black_box(&g);
+                l
+            })
+        })
+    });
+    fn run<O: Optimizer<f64>>(p: &Phase, opt: O) -> f64 {
+        let n = p.n;
+        let mut params = Params::new();
+        let u = params.array(p.u.clone(), &[n, n]);
+        let t = Rc::new(p.t.clone());
+        let r = Minimize::new(opt)
+            .max_iters(STEPS_OPT)
+            .gtol(0.0)
+            .ftol(0.0)
+            .quiet()
+            .run(params, |l| {
+                let t = l.tape().real_constant_array(&t, &[n, n]);
+                (l.array(u).fft2().norm_sqr() - &t).powi(2).sum()
+            });
+        assert_eq!(r.iterations, STEPS_OPT);
+        r.loss
+    }
+    group.bench_function("adam", |b| {
+        pool.install(|| b.iter(|| run(&p, Adam::new(1e-3))))
+    });
+    group.bench_function("gradient_descent", |b| {
+        pool.install(|| b.iter(|| run(&p, GradientDescent::new(1e-14))))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_scalar,
     bench_phase,
     bench_threshold,
     bench_fft2,
-    bench_elementwise
+    bench_elementwise,
+    bench_optim
 );
 criterion_main!(benches);

@@ -130,6 +130,56 @@ where
     f(0, dst)
 }
 
+/// Calls `f(offset, a_chunk, b_chunk)` on chunks of `a` and `b` at the same offsets (the whole
+/// slices at once when they are small): on the thread pool for long slices.
+#[inline]
+pub(crate) fn for_chunks2<A, B, F>(a: &mut [A], b: &mut [B], f: F)
+where
+    A: Send,
+    B: Send,
+    F: Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+{
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "wirtinger: internal error: for_chunks2 of different lengths"
+    );
+    #[cfg(feature = "parallel")]
+    if parallel(a.len()) {
+        a.par_chunks_mut(TASK)
+            .zip(b.par_chunks_mut(TASK))
+            .enumerate()
+            .for_each(|(k, (a, b))| f(k * TASK, a, b));
+        return;
+    }
+    f(0, a, b)
+}
+
+/// [`for_chunks2`] with a third slice.
+#[inline]
+pub(crate) fn for_chunks3<A, B, C, F>(a: &mut [A], b: &mut [B], c: &mut [C], f: F)
+where
+    A: Send,
+    B: Send,
+    C: Send,
+    F: Fn(usize, &mut [A], &mut [B], &mut [C]) + Sync + Send,
+{
+    assert!(
+        a.len() == b.len() && a.len() == c.len(),
+        "wirtinger: internal error: for_chunks3 of different lengths"
+    );
+    #[cfg(feature = "parallel")]
+    if parallel(a.len()) {
+        a.par_chunks_mut(TASK)
+            .zip(b.par_chunks_mut(TASK))
+            .zip(c.par_chunks_mut(TASK))
+            .enumerate()
+            .for_each(|(k, ((a, b), c))| f(k * TASK, a, b, c));
+        return;
+    }
+    f(0, a, b, c)
+}
+
 /// Replaces the contents of `dst` by `src.len()` elements, `dst[i] = f(&src[i])`, writing into
 /// the spare capacity without initialising it first.
 #[inline]
@@ -228,6 +278,31 @@ where
     (0..chunks).map(|k| part(chunk(k))).reduce(add)
 }
 
+/// [`chunked_sum`] over the chunks of `v` itself: `part(offset, chunk)` may change the chunk it
+/// is given. The same ranges and order of additions as `chunked_sum(v.len(), …)`.
+#[inline]
+pub(crate) fn chunked_sum_mut<U, A, P, F>(v: &mut [U], part: P, add: F) -> Option<A>
+where
+    U: Send,
+    A: Send,
+    P: Fn(usize, &mut [U]) -> A + Sync + Send,
+    F: Fn(A, A) -> A,
+{
+    #[cfg(feature = "parallel")]
+    if parallel(v.len()) {
+        let parts: Vec<A> = v
+            .par_chunks_mut(REDUCE_CHUNK)
+            .enumerate()
+            .map(|(k, c)| part(k * REDUCE_CHUNK, c))
+            .collect();
+        return parts.into_iter().reduce(add);
+    }
+    v.chunks_mut(REDUCE_CHUNK)
+        .enumerate()
+        .map(|(k, c)| part(k * REDUCE_CHUNK, c))
+        .reduce(add)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +322,23 @@ mod tests {
                 s.unwrap_or(0),
                 (n as u64) * (n as u64).saturating_sub(1) / 2
             );
+            // The same chunks, each changed in place, added in the same order.
+            let ranges = |r: std::ops::Range<usize>| vec![(r.start, r.end)];
+            let join = |mut a: Vec<(usize, usize)>, b: Vec<(usize, usize)>| {
+                a.extend(b);
+                a
+            };
+            let want = chunked_sum(n, ranges, join);
+            let mut v: Vec<u64> = (0..n as u64).collect();
+            let part = |off: usize, c: &mut [u64]| {
+                let first = c[0];
+                c.iter_mut().for_each(|x| *x = 1);
+                assert_eq!(first, off as u64);
+                vec![(off, off + c.len())]
+            };
+            let got = chunked_sum_mut(&mut v, part, join);
+            assert_eq!(got, want);
+            assert_eq!(v, vec![1; n]);
         }
     }
 
@@ -267,6 +359,25 @@ mod tests {
                 }
             });
             assert_eq!(v, src);
+            let mut w = vec![0u32; n];
+            for_chunks2(&mut v, &mut w, |off, a, b| {
+                for (j, (a, b)) in a.iter_mut().zip(b).enumerate() {
+                    *b = *a + 1;
+                    *a = (off + j) as u32 * 3;
+                }
+            });
+            assert_eq!(w, (1..=n as u32).collect::<Vec<_>>());
+            assert_eq!(v, src.iter().map(|x| 3 * x).collect::<Vec<_>>());
+            let mut u = vec![0u64; n];
+            for_chunks3(&mut v, &mut w, &mut u, |off, a, b, c| {
+                for (j, ((a, b), c)) in a.iter_mut().zip(b).zip(c).enumerate() {
+                    *c = (*a + *b) as u64;
+                    *a = (off + j) as u32;
+                    *b = 0;
+                }
+            });
+            assert_eq!(u, src.iter().map(|&x| 4 * x as u64 + 1).collect::<Vec<_>>());
+            assert_eq!((v == src, w == vec![0; n]), (true, true));
         }
     }
 }

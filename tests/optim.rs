@@ -7,7 +7,8 @@ use common::Lcg;
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 use wirtinger::optim::{
-    Adam, GradientDescent, Lbfgs, Leaves, Minimize, Minimum, Optimizer, Params, Progress, Stop,
+    Adam, GradientDescent, Lbfgs, Leaves, Minimize, Minimum, Objective, Optimizer, Params,
+    Progress, Stop,
 };
 use wirtinger::prelude::*;
 
@@ -519,4 +520,221 @@ fn a_handle_of_other_parameters_is_refused() {
 fn a_wrong_shape_is_refused() {
     let mut p = Params::<f64>::new();
     let _ = p.array(vec![c64(0.0, 0.0); 3], &[2, 2]);
+}
+
+/// `L(z) = Σ wᵢ|zᵢ − tᵢ|⁴ + |zᵢ|²`, gradient `2∂L/∂z̄ = 4wᵢ|dᵢ|²dᵢ + 2zᵢ` (`d = z − t`), as an
+/// [`Objective`]: smooth, not quadratic, on vectors long enough for the thread pool.
+struct Quartic {
+    t: Vec<Complex64>,
+    w: Vec<f64>,
+}
+
+impl Quartic {
+    fn new(rng: &mut Lcg, n: usize) -> Self {
+        Quartic {
+            t: rng.vec(n),
+            w: (0..n).map(|_| 1.0 + rng.c().re.abs()).collect(),
+        }
+    }
+}
+
+impl Objective<f64> for Quartic {
+    fn evaluate(&mut self, x: &[Complex64], grad: &mut [Complex64]) -> f64 {
+        let mut l = 0.0;
+        for (((z, t), w), g) in x.iter().zip(&self.t).zip(&self.w).zip(grad.iter_mut()) {
+            let d = z - t;
+            l += w * d.norm_sqr() * d.norm_sqr() + z.norm_sqr();
+            *g = d * (4.0 * w * d.norm_sqr()) + z * 2.0;
+        }
+        l
+    }
+}
+
+/// Bits of a complex vector, so that equality is exact (and NaN equals itself).
+fn bits(v: &[Complex64]) -> Vec<(u64, u64)> {
+    v.iter().map(|z| (z.re.to_bits(), z.im.to_bits())).collect()
+}
+
+/// Takes `steps` steps with `step` on one copy of `opt` and with `step_into` on another, and
+/// asserts the iterates, gradients and losses are the same bits at every step.
+fn step_into_matches_step<O: Optimizer<f64> + Clone>(name: &str, opt: O, n: usize, steps: usize) {
+    let mut rng = Lcg(7);
+    let mut obj = Quartic::new(&mut rng, n);
+    let x0 = rng.vec(n);
+    let (mut a, mut b) = (opt.clone(), opt);
+    a.reset();
+    b.reset();
+    let mut g0 = vec![c64(0.0, 0.0); n];
+    let l0 = obj.evaluate(&x0, &mut g0);
+    // `step` in place.
+    let (mut x, mut g, mut l) = (x0.clone(), g0.clone(), l0);
+    // `step_into`, swapping buffers as `Minimize` does.
+    let (mut y, mut h, mut m): (Vec<Complex64>, Vec<Complex64>, f64) = (x0, g0, l0);
+    let (mut y_next, mut h_next) = (vec![c64(9.0, 9.0); n], vec![c64(9.0, 9.0); n]);
+    for k in 0..steps {
+        a.step(&mut obj, &mut x, &mut l, &mut g).unwrap();
+        let (y_old, h_old) = (bits(&y), bits(&h));
+        b.step_into(&mut obj, &y, &h, &mut m, &mut y_next, &mut h_next)
+            .unwrap();
+        assert_eq!(
+            (bits(&y), bits(&h)),
+            (y_old, h_old),
+            "{name}: step_into changed its input"
+        );
+        std::mem::swap(&mut y, &mut y_next);
+        std::mem::swap(&mut h, &mut h_next);
+        assert_eq!(bits(&x), bits(&y), "{name}: iterate {k}");
+        assert_eq!(bits(&g), bits(&h), "{name}: gradient {k}");
+        assert_eq!(l.to_bits(), m.to_bits(), "{name}: loss {k}");
+    }
+    assert!(l < l0, "{name}: no decrease ({l0} to {l})");
+}
+
+#[test]
+fn step_into_takes_the_same_steps_as_step() {
+    // Above the thread pool's threshold (2¹⁵) and below it.
+    for n in [7, (1 << 15) + 5] {
+        step_into_matches_step("gradient descent", GradientDescent::new(0.01), n, 4);
+        step_into_matches_step("momentum", GradientDescent::new(0.01).momentum(0.5), n, 4);
+        step_into_matches_step("adam", Adam::new(0.05), n, 4);
+        step_into_matches_step("l-bfgs", Lbfgs::new().memory(3), n, 6);
+    }
+}
+
+/// An optimizer of the user's that implements `step` only: `Minimize` reaches it through the
+/// provided `step_into`.
+#[derive(Clone)]
+struct OnlyStep(GradientDescent);
+
+impl Optimizer<f64> for OnlyStep {
+    fn name(&self) -> &'static str {
+        "only step"
+    }
+    fn reset(&mut self) {
+        self.0.reset()
+    }
+    fn step(
+        &mut self,
+        objective: &mut dyn Objective<f64>,
+        x: &mut [Complex64],
+        loss: &mut f64,
+        grad: &mut [Complex64],
+    ) -> Result<(), wirtinger::optim::StepError> {
+        self.0.step(objective, x, loss, grad)
+    }
+}
+
+#[test]
+fn an_optimizer_with_only_step_takes_the_same_path() {
+    let mut rng = Lcg(3);
+    let obj = RefCell::new(Quartic::new(&mut rng, 50));
+    let x0 = rng.vec(50);
+    let run = |opt: &mut dyn FnMut(Params) -> Minimum| {
+        let mut p = Params::new();
+        p.array(x0.clone(), &[50]);
+        opt(p)
+    };
+    let gd = GradientDescent::new(0.01).momentum(0.3);
+    let f = |p: &Params, g: &mut [Complex64]| obj.borrow_mut().evaluate(p.as_slice(), g);
+    let a = run(&mut |p| {
+        Minimize::new(gd.clone())
+            .max_iters(20)
+            .quiet()
+            .run_with_gradient(p, f)
+    });
+    let b = run(&mut |p| {
+        Minimize::new(OnlyStep(gd.clone()))
+            .max_iters(20)
+            .quiet()
+            .run_with_gradient(p, f)
+    });
+    assert_eq!(a.iterations, 20);
+    assert!(a.loss < a.history[0] && a.params.as_slice() != x0.as_slice());
+    assert_eq!(bits(a.params.as_slice()), bits(b.params.as_slice()));
+    let h = |r: &Minimum| r.history.iter().map(|l| l.to_bits()).collect::<Vec<_>>();
+    assert_eq!(h(&a), h(&b));
+}
+
+#[test]
+fn a_step_to_a_non_finite_loss_is_undone() {
+    // `|z|⁴` with a step far too long: the iterates grow until the loss overflows; the result is
+    // the last point the callback saw, with its loss and gradient norm.
+    let seen = RefCell::new(Vec::new());
+    let mut p = Params::new();
+    let z = p.array(vec![c64(1.0, 0.5), c64(-0.25, 2.0)], &[2]);
+    let r = Minimize::new(GradientDescent::new(1.0))
+        .max_iters(100)
+        .quiet()
+        .callback(|it| {
+            seen.borrow_mut()
+                .push((it.params.slice(z).to_vec(), it.loss, it.grad_norm));
+            ControlFlow::Continue(())
+        })
+        .run(p, |p| {
+            let n2 = p.array(z).norm_sqr();
+            (&n2 * &n2).sum()
+        });
+    assert_eq!(r.stop, Stop::NotFinite);
+    let seen = seen.into_inner();
+    let (last_x, last_l, last_g) = seen.last().expect("some finite steps first");
+    assert_eq!(seen.len(), r.iterations);
+    assert_eq!(bits(r.params.slice(z)), bits(last_x));
+    assert_eq!((r.loss, r.grad_norm), (*last_l, *last_g));
+    assert!(r.loss.is_finite() && r.grad_norm.is_finite());
+    assert_eq!(r.history.last(), Some(&r.loss));
+}
+
+#[test]
+fn norm_inf_is_the_largest_modulus_from_the_subnormals_to_overflow() {
+    use wirtinger::optim::norm_inf;
+    let hypot_max = |v: &[Complex64]| v.iter().map(|z| z.norm()).fold(0.0, f64::max);
+    let mut rng = Lcg(11);
+    assert_eq!(norm_inf::<f64>(&[]), 0.0);
+    assert_eq!(norm_inf(&[c64(0.0, -0.0); 3]), 0.0);
+    // Moduli 1 (squares exact), near 1e-170 (squares underflow), near 1e200 (squares overflow),
+    // near 1e-150 (squares near the subnormals) and ordinary ones, on short and long vectors.
+    for scale in [1.0, 1e-170, 1e200, 1e-150, 1e-146, 3.7] {
+        for n in [1, 5, (1 << 15) + 3] {
+            let mut v: Vec<Complex64> = rng.vec(n).iter().map(|z| z * scale).collect();
+            let want = hypot_max(&v);
+            let got = norm_inf(&v);
+            assert!(
+                (got - want).abs() <= 2.0 * f64::EPSILON * want,
+                "scale {scale}, n {n}: {got} against {want}"
+            );
+            // A NaN anywhere makes it NaN; an infinity, infinite.
+            let k = n / 2;
+            let keep = v[k];
+            v[k] = c64(f64::NAN, 0.0);
+            assert!(norm_inf(&v).is_nan(), "NaN, scale {scale}, n {n}");
+            v[k] = c64(1.0, f64::NEG_INFINITY);
+            assert_eq!(norm_inf(&v), f64::INFINITY);
+            v[k] = c64(f64::INFINITY, f64::NAN);
+            assert!(norm_inf(&v).is_nan());
+            v[k] = keep;
+        }
+    }
+    // Exactly the modulus where it is exact.
+    assert_eq!(norm_inf(&[c64(3.0, 4.0), c64(-1.0, 2.0)]), 5.0);
+    // Scales mixed across the chunks of a long vector: zeros, tiny, huge and ordinary numbers.
+    let n = 5 << 12;
+    let mut v = vec![c64(0.0, 0.0); n];
+    for (i, z) in v.iter_mut().enumerate().skip(4096) {
+        *z = rng.c() * [1e-170, 1.0, 1e-300, 2.5][(i >> 12) % 4];
+    }
+    for (at, big) in [
+        (100, c64(3e200, 4e200)),
+        (9000, c64(0.0, 2e-160)),
+        (n - 1, c64(7.0, 0.0)),
+    ] {
+        let mut w = v.clone();
+        w[at] = big;
+        let want = hypot_max(&w);
+        let got = norm_inf(&w);
+        assert!(
+            (got - want).abs() <= 2.0 * f64::EPSILON * want,
+            "{big} at {at}: {got}"
+        );
+    }
+    assert_eq!(norm_inf(&v[..4096]), 0.0);
 }

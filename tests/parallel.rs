@@ -370,3 +370,32 @@ fn long_1d_fft_is_split_on_many_threads_and_differs_by_rounding_only() {
         "{plans}"
     );
 }
+
+#[test]
+fn optimizers_take_the_same_path_on_any_thread_count() {
+    use wirtinger::optim::{Adam, GradientDescent, Lbfgs, Minimize, Optimizer, Params};
+    // `Σ|u − t|⁴`-like loss on the tape, above the threshold: the updates, `norm_inf` and
+    // L-BFGS's inner products (fixed chunks) must give the same iterates on any pool.
+    let n = THRESHOLD + 17;
+    let mut rng = Lcg(21);
+    let (u0, t) = (rng.vec(n), rng.vec(n));
+    fn path<O: Optimizer<f64>>(opt: O, u0: &[C], t: &[C]) -> (Vec<(u64, u64)>, Vec<u64>) {
+        let mut p = Params::new();
+        let u = p.array(u0.to_vec(), &[u0.len()]);
+        let r = Minimize::new(opt).max_iters(5).quiet().run(p, |p| {
+            let d = p.array(u) - t;
+            let n2 = d.norm_sqr();
+            (&n2 * &n2).sum() + p.array(u).norm_sqr_sum()
+        });
+        assert_eq!(r.iterations, 5);
+        (
+            bits(r.params.as_slice()),
+            r.history.iter().map(|l| l.to_bits()).collect(),
+        )
+    }
+    same_on_any_thread_count("gradient descent", || {
+        path(GradientDescent::new(0.01).momentum(0.5), &u0, &t)
+    });
+    same_on_any_thread_count("adam", || path(Adam::new(0.05), &u0, &t));
+    same_on_any_thread_count("l-bfgs", || path(Lbfgs::new(), &u0, &t));
+}

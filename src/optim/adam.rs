@@ -1,6 +1,6 @@
 //! Adam, with a phase-invariant second moment.
 
-use super::{Objective, Optimizer, StepError};
+use super::{update_then_evaluate, Optimizer, Start};
 use crate::Real;
 use num_complex::Complex;
 
@@ -70,32 +70,67 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         self.v.clear();
     }
 
-    fn step(
-        &mut self,
-        objective: &mut dyn Objective<T>,
-        x: &mut [Complex<T>],
-        loss: &mut T,
-        grad: &mut [Complex<T>],
-    ) -> Result<(), StepError> {
+    update_then_evaluate!();
+}
+
+impl<T: Real> Adam<T> {
+    /// Updates the moments with `grad` and writes the new parameters into `out`, from `start`.
+    fn update(&mut self, start: Start<'_, T>, out: &mut [Complex<T>], grad: &[Complex<T>]) {
         let one = T::one();
-        self.m.resize(x.len(), Complex::new(T::zero(), T::zero()));
-        self.v.resize(x.len(), T::zero());
+        self.m.resize(out.len(), Complex::new(T::zero(), T::zero()));
+        self.v.resize(out.len(), T::zero());
         self.t = self.t.saturating_add(1);
         let c1 = one - self.beta1.powi(self.t);
         let c2 = one - self.beta2.powi(self.t);
-        let (b1, b2) = (self.beta1, self.beta2);
-        for (((x, g), m), v) in x
-            .iter_mut()
-            .zip(grad.iter())
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-        {
-            *m = m.scale(b1) + g.scale(one - b1);
-            *v = *v * b2 + g.norm_sqr() * (one - b2);
-            let denom = (*v / c2).sqrt() + self.eps;
-            *x -= m.scale(self.lr / (c1 * denom));
-        }
-        *loss = objective.evaluate(x, grad);
-        Ok(())
+        let (b1, b2, lr, eps) = (self.beta1, self.beta2, self.lr, self.eps);
+        crate::parallel::for_chunks3(out, &mut self.m, &mut self.v, |off, out, m, v| {
+            let n = out.len();
+            let (grad, m, v) = (&grad[off..off + n], &mut m[..n], &mut v[..n]);
+            let k = Consts {
+                b1,
+                b2,
+                c1,
+                c2,
+                lr,
+                eps,
+            };
+            // One loop per start, so each vectorizes.
+            match start.chunk(off, n) {
+                Start::InPlace => {
+                    for i in 0..n {
+                        out[i] -= k.step(&mut m[i], &mut v[i], grad[i]);
+                    }
+                }
+                Start::From(src) => {
+                    let src = &src[..n];
+                    for i in 0..n {
+                        out[i] = src[i] - k.step(&mut m[i], &mut v[i], grad[i]);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The constants of one Adam step.
+#[derive(Clone, Copy)]
+struct Consts<T> {
+    b1: T,
+    b2: T,
+    c1: T,
+    c2: T,
+    lr: T,
+    eps: T,
+}
+
+impl<T: Real> Consts<T> {
+    /// Updates one element's moments with its gradient `g`; returns its step.
+    #[inline(always)]
+    fn step(self, m: &mut Complex<T>, v: &mut T, g: Complex<T>) -> Complex<T> {
+        let one = T::one();
+        *m = m.scale(self.b1) + g.scale(one - self.b1);
+        *v = *v * self.b2 + g.norm_sqr() * (one - self.b2);
+        let denom = (*v / self.c2).sqrt() + self.eps;
+        m.scale(self.lr / (self.c1 * denom))
     }
 }

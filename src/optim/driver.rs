@@ -65,7 +65,8 @@ pub struct Iteration<'a, T: Real> {
     pub iter: usize,
     /// The loss at the new parameters.
     pub loss: T,
-    /// The largest `|gᵢ|` of the gradient `g = 2 ∂L/∂x̄` there.
+    /// The largest `|gᵢ|` of the gradient `g = 2 ∂L/∂x̄` there ([`norm_inf`]: to
+    /// within rounding).
     pub grad_norm: T,
     /// Loss evaluations so far (each also computes the gradient), the initial one included.
     pub evaluations: usize,
@@ -82,7 +83,7 @@ pub struct Minimum<T: Real = f64> {
     pub params: Params<T>,
     /// The loss there.
     pub loss: T,
-    /// The largest `|gᵢ|` of the gradient there.
+    /// The largest `|gᵢ|` of the gradient there ([`norm_inf`]).
     pub grad_norm: T,
     /// Iterations completed.
     pub iterations: usize,
@@ -206,10 +207,11 @@ impl<'a, O: Optimizer<T>, T: Real> Minimize<'a, O, T> {
         F: for<'t> FnMut(&Leaves<'t, T>) -> Var<'t, T>,
     {
         let mut tape = Tape::new();
-        let layout = params.clone();
-        self.run_with_gradient(params, move |x: &Params<T>, grad: &mut [Complex<T>]| {
+        let layout = params.layout();
+        // The optimizer's point goes on the tape as it is: no copy into a `Params` first.
+        self.drive(params, move |x: &[Complex<T>], grad: &mut [Complex<T>]| {
             tape.clear();
-            let leaves = layout.leaves(&tape, x.as_slice());
+            let leaves = layout.leaves(&tape, x);
             let l = loss(&leaves);
             let g = l.backward();
             assert!(
@@ -219,6 +221,7 @@ impl<'a, O: Optimizer<T>, T: Real> Minimize<'a, O, T> {
                 l.value()
             );
             leaves.write_grad(&layout, &g, grad);
+            layout.project_real(grad);
             l.value().re
         })
     }
@@ -227,25 +230,41 @@ impl<'a, O: Optimizer<T>, T: Real> Minimize<'a, O, T> {
     /// loss at `params` and writes `2 ∂L/∂x̄` into `grad` (laid out like
     /// [`Params::as_slice`]; for real blocks, the real derivative). Imaginary parts written into
     /// real blocks are ignored.
-    pub fn run_with_gradient<F>(mut self, mut params: Params<T>, mut objective: F) -> Minimum<T>
+    pub fn run_with_gradient<F>(self, params: Params<T>, mut objective: F) -> Minimum<T>
     where
         F: FnMut(&Params<T>, &mut [Complex<T>]) -> T,
     {
+        let mut scratch = params.clone();
+        self.drive(params, move |x: &[Complex<T>], grad: &mut [Complex<T>]| {
+            scratch.as_mut_slice().copy_from_slice(x);
+            let l = objective(&scratch, grad);
+            scratch.project_real(grad);
+            l
+        })
+    }
+
+    /// The loop of [`run`](Self::run) and [`run_with_gradient`](Self::run_with_gradient), on an
+    /// objective of the flat parameter vector that keeps real blocks' gradients real.
+    ///
+    /// Two buffers each for the parameters and the gradient: the optimizer writes the next
+    /// iterate into the spare pair ([`Optimizer::step_into`]), which is swapped in when the step
+    /// is accepted; after a failed or non-finite step the last point is still in place. So an
+    /// iteration copies no full vector but for the objective's own copies (onto the tape and off
+    /// it in `run`, into the scratch `Params` in `run_with_gradient`).
+    fn drive<F>(mut self, mut params: Params<T>, mut objective: F) -> Minimum<T>
+    where
+        F: FnMut(&[Complex<T>], &mut [Complex<T>]) -> T,
+    {
         let start = Instant::now();
         let n = params.len();
-        let mut x = params.as_slice().to_vec();
-        let mut grad = vec![Complex::new(T::zero(), T::zero()); n];
+        let zero = Complex::new(T::zero(), T::zero());
+        let mut grad = vec![zero; n];
         let evals = Cell::new(0usize);
-        // The objective the optimizer sees: counts evaluations, keeps real blocks real.
-        let mut scratch = params.clone();
         let mut eval = |x: &[Complex<T>], g: &mut [Complex<T>]| -> T {
             evals.set(evals.get() + 1);
-            scratch.as_mut_slice().copy_from_slice(x);
-            let l = objective(&scratch, g);
-            scratch.project_real(g);
-            l
+            objective(x, g)
         };
-        let mut loss = eval(&x, &mut grad);
+        let mut loss = eval(params.as_slice(), &mut grad);
         let mut gnorm = norm_inf(&grad);
         let mut history = vec![loss];
         self.optimizer.reset();
@@ -259,32 +278,45 @@ impl<'a, O: Optimizer<T>, T: Real> Minimize<'a, O, T> {
         } else {
             Stop::MaxIterations
         };
-        // The last accepted point, restored if a step fails.
-        let (mut old_x, mut old_grad) = (x.clone(), grad.clone());
+        // The spare buffers, allocated once a step is to be taken.
+        let (mut next, mut grad_next) = (Vec::new(), Vec::new());
         while stop == Stop::MaxIterations && iterations < self.max_iters {
-            old_x.copy_from_slice(&x);
-            old_grad.copy_from_slice(&grad);
+            next.resize(n, zero);
+            grad_next.resize(n, zero);
             let old_loss = loss;
+            let mut new_loss = loss;
             let mut obj = FnObjective(&mut eval);
-            let step = self.optimizer.step(&mut obj, &mut x, &mut loss, &mut grad);
-            params.project_real(&mut x);
-            gnorm = norm_inf(&grad);
+            let step = self.optimizer.step_into(
+                &mut obj,
+                params.as_slice(),
+                &grad,
+                &mut new_loss,
+                &mut next,
+                &mut grad_next,
+            );
             let failed = match step {
                 Err(StepError::LineSearchFailed) => Some(Stop::LineSearchFailed),
-                Ok(()) if !finite(loss, gnorm) => Some(Stop::NotFinite),
-                Ok(()) => None,
+                Ok(()) => {
+                    params.project_real(&mut next);
+                    let g = norm_inf(&grad_next);
+                    if finite(new_loss, g) {
+                        gnorm = g;
+                        None
+                    } else {
+                        Some(Stop::NotFinite)
+                    }
+                }
             };
             if let Some(why) = failed {
-                x.copy_from_slice(&old_x);
-                grad.copy_from_slice(&old_grad);
-                loss = old_loss;
-                gnorm = norm_inf(&grad);
+                // `params`, `grad`, `loss` and `gnorm` are still those of the last accepted point.
                 stop = why;
                 break;
             }
+            core::mem::swap(params.data_mut(), &mut next);
+            core::mem::swap(&mut grad, &mut grad_next);
+            loss = new_loss;
             iterations += 1;
             history.push(loss);
-            params.as_mut_slice().copy_from_slice(&x);
             printer.line(iterations, loss, gnorm, evals.get());
             if let Some(cb) = self.callback.as_mut() {
                 let it = Iteration {
@@ -308,7 +340,6 @@ impl<'a, O: Optimizer<T>, T: Real> Minimize<'a, O, T> {
                 stop = Stop::LossChange;
             }
         }
-        params.as_mut_slice().copy_from_slice(&x);
         printer.summary(iterations, loss, gnorm, evals.get(), stop);
         Minimum {
             params,

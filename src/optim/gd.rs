@@ -1,6 +1,6 @@
 //! Gradient descent with a fixed step and optional momentum.
 
-use super::{Objective, Optimizer, StepError};
+use super::{update_then_evaluate, Optimizer, Start};
 use crate::Real;
 use num_complex::Complex;
 
@@ -42,26 +42,52 @@ impl<T: Real> Optimizer<T> for GradientDescent<T> {
         self.velocity.clear();
     }
 
-    fn step(
-        &mut self,
-        objective: &mut dyn Objective<T>,
-        x: &mut [Complex<T>],
-        loss: &mut T,
-        grad: &mut [Complex<T>],
-    ) -> Result<(), StepError> {
-        if self.momentum == T::zero() {
-            for (x, g) in x.iter_mut().zip(grad.iter()) {
-                *x -= g.scale(self.lr);
-            }
+    update_then_evaluate!();
+}
+
+impl<T: Real> GradientDescent<T> {
+    /// Writes the new parameters into `out`, from `start` (and updates the velocity).
+    fn update(&mut self, start: Start<'_, T>, out: &mut [Complex<T>], grad: &[Complex<T>]) {
+        let (lr, mu) = (self.lr, self.momentum);
+        // One loop per start, so each vectorizes.
+        if mu == T::zero() {
+            crate::parallel::for_chunks(out, |off, out| {
+                let grad = &grad[off..off + out.len()];
+                match start.chunk(off, out.len()) {
+                    Start::InPlace => {
+                        for (x, g) in out.iter_mut().zip(grad) {
+                            *x -= g.scale(lr);
+                        }
+                    }
+                    Start::From(src) => {
+                        for ((x, s), g) in out.iter_mut().zip(src).zip(grad) {
+                            *x = s - g.scale(lr);
+                        }
+                    }
+                }
+            });
         } else {
             self.velocity
-                .resize(x.len(), Complex::new(T::zero(), T::zero()));
-            for ((x, g), v) in x.iter_mut().zip(grad.iter()).zip(&mut self.velocity) {
-                *v = v.scale(self.momentum) + g;
-                *x -= v.scale(self.lr);
-            }
+                .resize(out.len(), Complex::new(T::zero(), T::zero()));
+            crate::parallel::for_chunks2(out, &mut self.velocity, |off, out, velocity| {
+                let grad = &grad[off..off + out.len()];
+                let each = |v: &mut Complex<T>, g: &Complex<T>| {
+                    *v = v.scale(mu) + g;
+                    v.scale(lr)
+                };
+                match start.chunk(off, out.len()) {
+                    Start::InPlace => {
+                        for ((x, v), g) in out.iter_mut().zip(velocity).zip(grad) {
+                            *x -= each(v, g);
+                        }
+                    }
+                    Start::From(src) => {
+                        for (((x, s), v), g) in out.iter_mut().zip(src).zip(velocity).zip(grad) {
+                            *x = s - each(v, g);
+                        }
+                    }
+                }
+            });
         }
-        *loss = objective.evaluate(x, grad);
-        Ok(())
     }
 }

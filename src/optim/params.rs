@@ -186,6 +186,21 @@ impl<T: Real> Params<T> {
         &mut self.data
     }
 
+    /// The flat vector itself, for the driver to swap in the next iterate (same length).
+    pub(crate) fn data_mut(&mut self) -> &mut Vec<Complex<T>> {
+        &mut self.data
+    }
+
+    /// The blocks without the values: all that [`leaves`](Self::leaves),
+    /// [`project_real`](Self::project_real) and [`Leaves::write_grad`] read. Not a set of
+    /// parameters: its `len` and `as_slice` are empty.
+    pub(crate) fn layout(&self) -> Params<T> {
+        Params {
+            data: Vec::new(),
+            blocks: self.blocks.clone(),
+        }
+    }
+
     /// Zeroes the imaginary parts of `v` (a vector laid out like these parameters) in the real
     /// blocks: what keeps real parameters real.
     pub(crate) fn project_real(&self, v: &mut [Complex<T>]) {
@@ -222,6 +237,7 @@ impl<T: Real> Params<T> {
 
     /// Puts every block on `tape` as a leaf, at the values `x` (laid out like these parameters).
     pub(crate) fn leaves<'t>(&self, tape: &'t Tape<T>, x: &[Complex<T>]) -> Leaves<'t, T> {
+        debug_assert_eq!(Some(x.len()), self.blocks.last().map(|b| b.offset + b.len));
         let leaves = self
             .blocks
             .iter()
