@@ -738,3 +738,72 @@ fn norm_inf_is_the_largest_modulus_from_the_subnormals_to_overflow() {
     }
     assert_eq!(norm_inf(&v[..4096]), 0.0);
 }
+
+#[test]
+fn an_optimizer_chosen_at_run_time_takes_the_same_path() {
+    let mut rng = Lcg(5);
+    let obj = RefCell::new(Quartic::new(&mut rng, 40));
+    let x0 = rng.vec(40);
+    let f = |p: &Params, g: &mut [Complex64]| obj.borrow_mut().evaluate(p.as_slice(), g);
+    let start = || {
+        let mut p = Params::new();
+        p.array(x0.clone(), &[40]);
+        p
+    };
+    let path = |r: Minimum| (bits(r.params.as_slice()), r.iterations, r.evaluations);
+    let direct = path(
+        Minimize::new(Lbfgs::new())
+            .max_iters(6)
+            .quiet()
+            .run_with_gradient(start(), f),
+    );
+    // Chosen at run time: a trait object behind a `Box`.
+    let chosen: Box<dyn Optimizer<f64>> = Box::new(Lbfgs::new());
+    let boxed = path(
+        Minimize::new(chosen)
+            .max_iters(6)
+            .quiet()
+            .run_with_gradient(start(), f),
+    );
+    assert_eq!(direct.1, 6);
+    assert_eq!(direct, boxed);
+    // The box forwards `step_into` itself, not the provided copy-and-step.
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counting: Box<dyn Optimizer<f64>> = Box::new(CountsStepInto(calls.clone()));
+    let r = Minimize::new(counting)
+        .max_iters(3)
+        .quiet()
+        .run_with_gradient(start(), f);
+    assert_eq!((r.iterations, calls.get()), (3, 3));
+}
+
+/// Gradient descent that counts the calls of its `step_into` (and has a `step` that panics).
+struct CountsStepInto(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl Optimizer<f64> for CountsStepInto {
+    fn name(&self) -> &'static str {
+        "counts"
+    }
+    fn reset(&mut self) {}
+    fn step(
+        &mut self,
+        _: &mut dyn Objective<f64>,
+        _: &mut [Complex64],
+        _: &mut f64,
+        _: &mut [Complex64],
+    ) -> Result<(), wirtinger::optim::StepError> {
+        panic!("step_into was not forwarded")
+    }
+    fn step_into(
+        &mut self,
+        objective: &mut dyn Objective<f64>,
+        x: &[Complex64],
+        grad: &[Complex64],
+        loss: &mut f64,
+        x_next: &mut [Complex64],
+        grad_next: &mut [Complex64],
+    ) -> Result<(), wirtinger::optim::StepError> {
+        self.0.set(self.0.get() + 1);
+        GradientDescent::new(0.01).step_into(objective, x, grad, loss, x_next, grad_next)
+    }
+}

@@ -118,6 +118,40 @@ pub trait Optimizer<T: Real> {
     }
 }
 
+/// A boxed optimizer, so that one chosen at run time (`Box<dyn Optimizer<T>>`) can drive
+/// [`Minimize`]. Every method is forwarded, `step_into` too.
+impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn reset(&mut self) {
+        (**self).reset()
+    }
+
+    fn step(
+        &mut self,
+        objective: &mut dyn Objective<T>,
+        x: &mut [Complex<T>],
+        loss: &mut T,
+        grad: &mut [Complex<T>],
+    ) -> Result<(), StepError> {
+        (**self).step(objective, x, loss, grad)
+    }
+
+    fn step_into(
+        &mut self,
+        objective: &mut dyn Objective<T>,
+        x: &[Complex<T>],
+        grad: &[Complex<T>],
+        loss: &mut T,
+        x_next: &mut [Complex<T>],
+        grad_next: &mut [Complex<T>],
+    ) -> Result<(), StepError> {
+        (**self).step_into(objective, x, grad, loss, x_next, grad_next)
+    }
+}
+
 /// `step` and `step_into` of an optimizer whose step is one update of the parameters by its
 /// `update(start, out, grad)` followed by one evaluation there (gradient descent, Adam).
 macro_rules! update_then_evaluate {
