@@ -15,6 +15,8 @@
 //! - Chains of elementwise ops of [`VarArray`](crate::reverse::VarArray), fused into one node
 //!   evaluated in cache-sized chunks (`src/reverse/fused.rs`): their values, a reduction fused
 //!   into them, and their reverse rule, in tasks of whole chunks.
+//! - The optimizers of [`optim`](crate::optim): their updates, inner products and gradient
+//!   norms (the inner products in the fixed chunks of the reductions below).
 //!
 //! Smaller arrays, and everything when the pool has one thread, take the serial code path.
 //!

@@ -807,3 +807,17 @@ impl Optimizer<f64> for CountsStepInto {
         GradientDescent::new(0.01).step_into(objective, x, grad, loss, x_next, grad_next)
     }
 }
+
+#[test]
+fn no_parameters_is_a_minimum_at_once() {
+    // A loss of constants only: the gradient is empty, so its norm is 0 ≤ gtol.
+    let r = Minimize::new(Lbfgs::new()).quiet().run(Params::new(), |p| {
+        p.tape().constant(c64(3.0, 4.0)).norm_sqr()
+    });
+    assert_eq!(
+        (r.stop, r.iterations, r.evaluations),
+        (Stop::GradientNorm, 0, 1)
+    );
+    assert_eq!((r.loss, r.grad_norm), (25.0, 0.0));
+    assert!(r.params.is_empty());
+}

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 /// Why [`Minimize`] stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
-    /// The gradient's largest element modulus fell to the tolerance ([`Minimize::gtol`]).
+    /// The gradient's largest element modulus ([`norm_inf`]) fell to the tolerance
+    /// ([`Minimize::gtol`]).
     GradientNorm,
     /// The loss changed by at most the relative tolerance in one iteration ([`Minimize::ftol`]).
     LossChange,

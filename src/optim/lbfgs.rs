@@ -125,25 +125,23 @@ impl<T: Real> Lbfgs<T> {
             }
         };
         if k == 0 {
-            return update_dot(dir, Some(g), negate);
+            return update_dot(dir, g, negate);
         }
         // First loop, newest pair first: aᵢ = ρᵢ Re⟨sᵢ, q⟩, q ← q − aᵢ yᵢ, from q = −g.
-        let mut dot = update_dot(dir, Some(&pairs[k - 1].s), negate);
+        let mut dot = update_dot(dir, &pairs[k - 1].s, negate);
         for i in (0..k).rev() {
             let p = &pairs[i];
             let a = p.rho * dot;
             alphas.push(a);
             let y = &p.y;
             dot = if i > 0 {
-                update_dot(dir, Some(&pairs[i - 1].s), |off, d| {
-                    axpy_chunk(-a, &y[off..], d)
-                })
+                update_dot(dir, &pairs[i - 1].s, |off, d| axpy_chunk(-a, &y[off..], d))
             } else {
                 // The last update, the scaling by γ = Re⟨s, y⟩ / Re⟨y, y⟩ of the newest pair, and
                 // the second loop's first product.
                 let newest = &pairs[k - 1];
                 let gamma = T::one() / (newest.rho * newest.yy);
-                update_dot(dir, Some(&pairs[0].y), |off, d| {
+                update_dot(dir, &pairs[0].y, |off, d| {
                     axpy_chunk(-a, &y[off..], d);
                     for d in d {
                         *d = d.scale(gamma);
@@ -157,12 +155,12 @@ impl<T: Real> Lbfgs<T> {
             let p = &pairs[j];
             let c = alphas[k - 1 - j] - p.rho * dot;
             let next = pairs.get(j + 1).map_or(g, |p| p.y.as_slice());
-            dot = update_dot(dir, Some(next), |off, d| axpy_chunk(c, &p.s[off..], d));
+            dot = update_dot(dir, next, |off, d| axpy_chunk(c, &p.s[off..], d));
         }
         dot
     }
 
-    /// Evaluates `φ(a)`: the point `x + a·dir` into `xt`, its gradient into `gt`.
+    /// Evaluates `φ(a)`: the point `x + a·dir` into `out.x`, its gradient into `out.grad`.
     fn trial(
         &self,
         obj: &mut dyn Objective<T>,

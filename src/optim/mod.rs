@@ -54,11 +54,12 @@ use num_complex::Complex;
 
 /// A loss and its gradient, as an optimizer sees it: a flat vector of complex parameters.
 pub trait Objective<T: Real> {
-    /// Returns `L(x)` and writes the gradient `2 ∂L/∂x̄` into `grad` (same length as `x`).
+    /// Returns `L(x)` and writes the gradient `2 ∂L/∂x̄` into `grad` (same length as `x`): every
+    /// element, since `grad` holds anything on entry (an older gradient, in [`Minimize`]).
     fn evaluate(&mut self, x: &[Complex<T>], grad: &mut [Complex<T>]) -> T;
 }
 
-/// Why an [`Optimizer::step`] failed.
+/// Why an [`Optimizer::step`] or [`Optimizer::step_into`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepError {
     /// No step along any direction tried met the line search's conditions.
@@ -100,6 +101,9 @@ pub trait Optimizer<T: Real> {
     /// milliseconds). The provided method copies `x` and `grad` into the `_next` buffers and
     /// calls `step`; the optimizers of this module compute the next iterate into `x_next`
     /// directly, with the same numbers as their `step`.
+    ///
+    /// `x_next` and `grad_next` hold anything on entry (in [`Minimize`], the point two steps
+    /// back): write every element, do not update them in place.
     ///
     /// # Errors
     /// As `step`; `loss` is then unchanged and the `_next` buffers hold anything.
@@ -153,31 +157,32 @@ impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
 }
 
 /// `step` and `step_into` of an optimizer whose step is one update of the parameters by its
-/// `update(start, out, grad)` followed by one evaluation there (gradient descent, Adam).
+/// `update(start, out, grad)` followed by one evaluation there (gradient descent, Adam); used
+/// inside `impl<T: Real> Optimizer<T> for …`.
 macro_rules! update_then_evaluate {
     () => {
         fn step(
             &mut self,
-            objective: &mut dyn super::Objective<T>,
-            x: &mut [Complex<T>],
+            objective: &mut dyn $crate::optim::Objective<T>,
+            x: &mut [$crate::Complex<T>],
             loss: &mut T,
-            grad: &mut [Complex<T>],
-        ) -> Result<(), super::StepError> {
-            self.update(Start::InPlace, x, grad);
+            grad: &mut [$crate::Complex<T>],
+        ) -> Result<(), $crate::optim::StepError> {
+            self.update($crate::optim::Start::InPlace, x, grad);
             *loss = objective.evaluate(x, grad);
             Ok(())
         }
 
         fn step_into(
             &mut self,
-            objective: &mut dyn super::Objective<T>,
-            x: &[Complex<T>],
-            grad: &[Complex<T>],
+            objective: &mut dyn $crate::optim::Objective<T>,
+            x: &[$crate::Complex<T>],
+            grad: &[$crate::Complex<T>],
             loss: &mut T,
-            x_next: &mut [Complex<T>],
-            grad_next: &mut [Complex<T>],
-        ) -> Result<(), super::StepError> {
-            self.update(Start::From(x), x_next, grad);
+            x_next: &mut [$crate::Complex<T>],
+            grad_next: &mut [$crate::Complex<T>],
+        ) -> Result<(), $crate::optim::StepError> {
+            self.update($crate::optim::Start::From(x), x_next, grad);
             *loss = objective.evaluate(x_next, grad_next);
             Ok(())
         }
@@ -231,7 +236,8 @@ fn re_dot_serial<T: Real>(a: &[Complex<T>], b: &[Complex<T>]) -> T {
     (s[0] + s[1]) + (s[2] + s[3]) + rest
 }
 
-/// The largest modulus `maxᵢ |aᵢ|` (0 for an empty vector; NaN if an element is NaN).
+/// The largest modulus `maxᵢ |aᵢ|`, to within rounding (0 for an empty vector; NaN if a real or
+/// imaginary part is NaN).
 pub fn norm_inf<T: Real>(a: &[Complex<T>]) -> T {
     let part = |r: core::ops::Range<usize>| norm_inf_serial(&a[r]);
     let max = |m: T, n: T| if n > m || n.is_nan() { n } else { m };
@@ -306,19 +312,17 @@ fn axpy_chunk<T: Real>(alpha: T, x: &[Complex<T>], y: &mut [Complex<T>]) {
 }
 
 /// One pass over `v` in the chunks of [`re_dot`]: `update(offset, chunk)` on each chunk, then
-/// `Re⟨w, ·⟩` of the updated chunk (0 without a `w`). The same bits as the update over the whole
+/// `Re⟨w, ·⟩` of the updated chunk. The same bits as the update over the whole
 /// vector followed by `re_dot(w, v)`, for any number of threads, with one pass instead of two.
 fn update_dot<T: Real>(
     v: &mut [Complex<T>],
-    w: Option<&[Complex<T>]>,
+    w: &[Complex<T>],
     update: impl Fn(usize, &mut [Complex<T>]) + Sync + Send,
 ) -> T {
-    debug_assert!(w.map_or(true, |w| w.len() == v.len()));
+    debug_assert_eq!(w.len(), v.len());
     let part = |off: usize, chunk: &mut [Complex<T>]| {
         update(off, chunk);
-        w.map_or(T::zero(), |w| {
-            re_dot_serial(&w[off..off + chunk.len()], chunk)
-        })
+        re_dot_serial(&w[off..off + chunk.len()], chunk)
     };
     crate::parallel::chunked_sum_mut(v, part, |x, y| x + y).unwrap_or_else(T::zero)
 }

@@ -237,7 +237,7 @@ impl<T: Real> Params<T> {
 
     /// Puts every block on `tape` as a leaf, at the values `x` (laid out like these parameters).
     pub(crate) fn leaves<'t>(&self, tape: &'t Tape<T>, x: &[Complex<T>]) -> Leaves<'t, T> {
-        debug_assert_eq!(Some(x.len()), self.blocks.last().map(|b| b.offset + b.len));
+        debug_assert_eq!(x.len(), self.blocks.last().map_or(0, |b| b.offset + b.len));
         let leaves = self
             .blocks
             .iter()
