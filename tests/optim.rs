@@ -483,6 +483,46 @@ fn single_precision_works() {
 }
 
 #[test]
+fn single_precision_on_a_long_vector() {
+    // Above the thread pool's threshold: the `f32` updates, inner products and `norm_inf`.
+    let n = (1 << 15) + 5;
+    let mut rng = Lcg(17);
+    let t: Vec<Complex32> = rng
+        .vec(n)
+        .iter()
+        .map(|z| c32(z.re as f32, z.im as f32))
+        .collect();
+    fn fit<O: Optimizer<f32>>(m: Minimize<'_, O, f32>, t: &[Complex32]) -> Minimum<f32> {
+        let mut p: Params<f32> = Params::new();
+        let u = p.array(vec![c32(0.0, 0.0); t.len()], &[t.len()]);
+        m.quiet().run(p, |p| (p.array(u) - t).norm_sqr_sum())
+    }
+    let err = |r: &Minimum<f32>| {
+        let d = r
+            .params
+            .as_slice()
+            .iter()
+            .zip(&t)
+            .map(|(a, b)| (a - b).norm());
+        d.fold(0.0, f32::max)
+    };
+    let r = fit(Minimize::new(Lbfgs::new()).gtol(1e-4), &t);
+    assert_eq!(r.stop, Stop::GradientNorm);
+    assert!(err(&r) < 1e-4, "l-bfgs: {}", err(&r));
+    // `η = ½` is exact in one step on `Σ|u − t|²`.
+    let r = fit(Minimize::new(GradientDescent::new(0.5)).gtol(1e-4), &t);
+    assert_eq!((r.stop, r.iterations), (Stop::GradientNorm, 1));
+    assert!(err(&r) < 1e-6, "gradient descent: {}", err(&r));
+    let r = fit(Minimize::new(Adam::new(0.02)).max_iters(200), &t);
+    assert!(
+        r.loss < 1e-3 * r.history[0],
+        "adam: {} from {}",
+        r.loss,
+        r.history[0]
+    );
+}
+
+#[test]
 fn progress_lines_do_not_change_the_result() {
     let a = quadratic_run(
         Minimize::new(GradientDescent::new(0.1)).progress(Progress::Every(5)),
