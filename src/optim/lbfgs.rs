@@ -422,7 +422,13 @@ impl<T: Real> Lbfgs<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::axpy;
+
+    /// `y ← y + α x`.
+    fn axpy(alpha: f64, x: &[Complex<f64>], y: &mut [Complex<f64>]) {
+        for (y, x) in y.iter_mut().zip(x) {
+            *y += x.scale(alpha);
+        }
+    }
 
     /// The two-loop recursion one pass at a time, as written in Nocedal & Wright.
     fn reference(pairs: &VecDeque<Pair<f64>>, g: &[Complex<f64>]) -> Vec<Complex<f64>> {

@@ -297,12 +297,6 @@ fn max_norm_sqr<T: Real>(a: &[Complex<T>]) -> (T, bool) {
     )
 }
 
-/// `y ← y + α x`, on the thread pool for long vectors.
-#[cfg(test)]
-fn axpy<T: Real>(alpha: T, x: &[Complex<T>], y: &mut [Complex<T>]) {
-    crate::parallel::update(y, x, |y, x| *y += x.scale(alpha));
-}
-
 /// `y ← y + α x` on one chunk (`x` may be longer).
 #[inline]
 fn axpy_chunk<T: Real>(alpha: T, x: &[Complex<T>], y: &mut [Complex<T>]) {
