@@ -1,6 +1,7 @@
 //! [`VarArray`]: an n-dimensional array value on the tape; one array op is one node.
 
 use super::fused::{self, ArrayIn, BinaryKernel, Expr, Kernel, Part, ScalarIn, Seed, UnaryKernel};
+use super::reuse::Linear;
 use super::tape::{take_buffer, Extra, Kind, Tape, Vjp, NONE};
 use super::values::Values;
 use super::var::{same_tape, Var};
@@ -319,6 +320,7 @@ impl<T: Real> Tape<T> {
             inputs: Vec::new(),
             vjp: None,
             early: RefCell::new(None),
+            linear: None,
         };
         let id = self.push_extra(kind, zero(), real, extra);
         VarArray {
@@ -401,6 +403,7 @@ impl<T: Real> Tape<T> {
             inputs,
             vjp: Some(vjp),
             early: RefCell::new(None),
+            linear: None,
         };
         let id = self.push_extra(Kind::Vjp, zero(), real, extra);
         VarArray {
@@ -440,6 +443,7 @@ impl<T: Real> Tape<T> {
             inputs,
             vjp: Some(vjp),
             early: RefCell::new(early),
+            linear: None,
         };
         let id = self.push_extra(Kind::Vjp, value, real, extra);
         self.var_at(id)
@@ -517,17 +521,25 @@ impl<'t, T: Real> VarArray<'t, T> {
             );
             return c.id();
         }
+        let diagonal = expr
+            .real_diagonal(|id| tape.node(id).grad)
+            .and_then(|x| inputs.iter().position(|&i| i == x));
         let e = expr.clone();
         let vjp: Vjp<T> = Box::new(move |c, acc| e.backward(Seed::Array(c), acc));
-        tape.array_op(
-            name,
-            Rc::new(value),
-            self.shape.clone(),
-            expr.real,
-            inputs,
-            vjp,
-        )
-        .id()
+        let id = tape
+            .array_op(
+                name,
+                Rc::new(value),
+                self.shape.clone(),
+                expr.real,
+                inputs,
+                vjp,
+            )
+            .id();
+        if let Some(input) = diagonal {
+            tape.set_linear(id, Linear::RealDiagonal { input });
+        }
+        id
     }
 
     /// A pending elementwise op: `kernel(parts…)`.
@@ -844,6 +856,26 @@ impl<'t, T: Real> VarArray<'t, T> {
     }
 
     /// `Σ ā_k b_k` (numpy's `vdot`: the first argument conjugated).
+    ///
+    /// An expectation value `⟨ψ|A|ψ⟩` is `psi.vdot(&a_psi)`. When `A` is a chain of FFTs and
+    /// products by real constants (a Hermitian spectral operator such as `ifft(K · fft ψ)` with
+    /// `K` real), its backward pass runs no FFT: the gradient (`2Aψ` for `Re⟨ψ|A|ψ⟩`) is
+    /// assembled from the values the forward pass stored, as a hand-written gradient would be.
+    ///
+    /// ```
+    /// use wirtinger::prelude::*;
+    ///
+    /// // ⟨ψ|A|ψ⟩ with A = F⁻¹ K F, K real: A is Hermitian and the gradient is 2Aψ.
+    /// let tape: Tape = Tape::new();
+    /// let psi = tape.vector(vec![c64(1.0, 0.5), c64(-0.25, 2.0), c64(0.5, 0.0), c64(0.0, -1.0)]);
+    /// let k = tape.real_constant_array(vec![0.0, 0.5, 2.0, 0.5], &[4]);
+    /// let a_psi = (psi.fft() * &k).ifft();
+    /// let e = psi.vdot(&a_psi).re();
+    /// let g = e.backward().grad(&psi);
+    /// for (g, a) in g.iter().zip(a_psi.value().iter()) {
+    ///     assert!((g - a * 2.0).norm() < 1e-15);
+    /// }
+    /// ```
     #[track_caller]
     pub fn vdot(&self, b: &Self) -> Var<'t, T> {
         self.bilinear(b, "vdot", true)
@@ -870,14 +902,16 @@ impl<'t, T: Real> VarArray<'t, T> {
         let vjp: Vjp<T> = Box::new(move |c, acc| {
             let c = c[0];
             // dot: ∂/∂a = b, so c_a += conj(b) c; vdot: ∂/∂ā = b, so c_a += b conj(c).
+            // vdot's shares are multiples of the other operand's value, passed on as such (a
+            // linear node downstream may have its VJP computed already: `reuse`).
             if conj_a {
-                acc.add_each(0, &bv, |y| y * c.conj());
+                acc.give_input_value(0, c.conj(), 1);
             } else {
                 acc.add_each(0, &bv, |y| y.conj() * c);
             }
             // dot: ∂/∂b = a, c_b += conj(a) c; vdot: ∂/∂b = ā, c_b += a c.
             if conj_a {
-                acc.add_each(1, &av, |x| x * c);
+                acc.give_input_value(1, c, 0);
             } else {
                 acc.add_each(1, &av, |x| x.conj() * c);
             }

@@ -1,10 +1,18 @@
 //! FFTs of [`VarArray`]s: numpy's transforms and scaling, each one node whose reverse rule is one
-//! FFT (the adjoint transform), never a dense Jacobian.
+//! FFT (the adjoint transform), never a dense Jacobian; none when the adjoint is a multiple of a
+//! stored value whose adjoint transform the tape holds already (see `reuse`).
 
+use super::reuse::Linear;
 use super::VarArray;
 use crate::fft::{self, Direction, Norm};
 use crate::Real;
 use std::rc::Rc;
+
+#[cfg(test)]
+thread_local! {
+    /// Transforms run by backward passes on this thread (to test that `reuse` skips them).
+    pub(crate) static BACKWARD_TRANSFORMS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
 
 impl<'t, T: Real> VarArray<'t, T> {
     /// Records the linear map "1-D transforms along `axes` in `dir`, scaled per `norm`"; its VJP is
@@ -24,7 +32,12 @@ impl<'t, T: Real> VarArray<'t, T> {
         let shape: Rc<[usize]> = self.shape().into();
         let vshape = shape.clone();
         let (adir, anorm) = fft::adjoint(dir, norm);
-        self.tape.array_op(
+        let linear = Linear::Transform {
+            dir,
+            norm,
+            axes: axes.clone(),
+        };
+        let y = self.tape.array_op(
             name,
             Rc::new(value),
             shape,
@@ -32,12 +45,16 @@ impl<'t, T: Real> VarArray<'t, T> {
             vec![self.id()],
             Box::new(move |mut c, acc| {
                 if acc.wants(0) {
+                    #[cfg(test)]
+                    BACKWARD_TRANSFORMS.with(|n| n.set(n.get() + 1));
                     acc.fft().transform(&mut c, &vshape, &axes, adir, anorm);
                 }
                 // To the adjoint, or back to the pool.
                 acc.give(0, c);
             }),
-        )
+        );
+        self.tape.set_linear(y.id(), linear);
+        y
     }
 
     #[track_caller]

@@ -546,6 +546,34 @@ impl<T: Real> Expr<T> {
         }
     }
 
+    /// The node `x` when the expression is `K ⊙ x` (either order) with `K` real and needing no
+    /// adjoint (`grad` says which nodes do), and `x` needing one: a self-adjoint map of `x`
+    /// (`reuse::Linear::RealDiagonal`).
+    pub(crate) fn real_diagonal(&self, grad: impl Fn(u32) -> bool) -> Option<u32> {
+        let [op] = &self.ops[..] else { return None };
+        if op.kernel.name() != "mul" {
+            return None;
+        }
+        let [Some(a), Some(b)] = op.args else {
+            return None;
+        };
+        // The node of a grad array operand, or `None`; whether an operand is real and constant.
+        let var = |s: Src| match s {
+            Src::Array(k) => self.arrays[k].id.filter(|&id| grad(id)),
+            _ => None,
+        };
+        let real_const = |s: Src| match s {
+            Src::Array(k) => self.arrays[k].real && !self.arrays[k].id.is_some_and(&grad),
+            Src::Scalar(k) => self.scalars[k].real && !self.scalars[k].id.is_some_and(&grad),
+            Src::Op(_) => false,
+        };
+        match (var(a), var(b)) {
+            (Some(x), None) if real_const(b) => Some(x),
+            (None, Some(x)) if real_const(a) => Some(x),
+            _ => None,
+        }
+    }
+
     /// The tape nodes this expression reads (each once): arrays first, then scalars.
     pub(crate) fn inputs(&self) -> Vec<u32> {
         let mut ids: Vec<u32> = Vec::new();

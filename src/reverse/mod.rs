@@ -20,7 +20,11 @@
 //! `Re f` and `Im f`, and gets both `∂f/∂z` and `∂f/∂z̄` exactly.
 //!
 //! Arrays ([`VarArray`]) live on the same tape: one array op is one node, whatever its size, and
-//! FFTs are linear nodes whose reverse rule is one FFT.
+//! FFTs are linear nodes whose reverse rule is one FFT. An expectation value
+//! `⟨ψ|A|ψ⟩ = ψ.vdot(&Aψ)`, with `A` made of FFTs and products by real constant arrays (a
+//! kinetic term `ifft(k²/2 · fft ψ)`, any spectral operator with a real symbol), runs no FFT at
+//! all in its backward pass: the adjoints along `Aψ` are multiples of values the forward pass
+//! stored, and their transforms are stored too (`reuse`), as in a hand-written gradient `2Aψ`.
 //!
 //! ```
 //! use wirtinger::prelude::*;
@@ -42,6 +46,7 @@ mod dot;
 mod fft_ops;
 mod fused;
 mod grads;
+mod reuse;
 mod tape;
 mod values;
 mod var;

@@ -2,6 +2,7 @@
 
 use super::fused::Early;
 use super::grads::Gradients;
+use super::reuse::{self, Linear, Scaled};
 use super::values::Values;
 use crate::fft::FftPlans;
 use crate::rules::Name;
@@ -219,6 +220,9 @@ pub(crate) struct Extra<T: Real> {
     pub vjp: Option<Vjp<T>>,
     /// A VJP computed with the value, for its VJP to use once ([`Accum::take_early`]).
     pub early: RefCell<Option<Early<T>>>,
+    /// The node's map from its input, when it is linear in a way that lets it pass on an adjoint
+    /// that is a multiple of a stored value ([`reuse`]).
+    pub linear: Option<Linear>,
 }
 
 /// Where a closure node's VJP adds the conjugate cotangents of its inputs.
@@ -228,6 +232,8 @@ pub struct Accum<'a, T: Real> {
     extras: &'a [Extra<T>],
     scalars: &'a mut [Complex<T>],
     arrays: &'a mut [Option<Vec<Complex<T>>>],
+    /// Adjoints held as a multiple of a stored value (at most one of `arrays[e]`, `scaled[e]`).
+    scaled: &'a mut [Option<Scaled<T>>],
     /// Elements of adjoint arrays alive now, for [`MemoryUsage`].
     live: &'a mut usize,
     /// The node whose VJP runs.
@@ -244,6 +250,7 @@ impl<'a, T: Real> Accum<'a, T> {
             return None;
         }
         let e = node.at as usize;
+        self.settle(e);
         let len = match &self.extras[e].value {
             Some(v) if matches!(node.kind, Kind::ArrayLeaf | Kind::Vjp) => v.len(),
             _ => panic!("wirtinger: internal error: input {k} of a VJP is not an array"),
@@ -263,7 +270,42 @@ impl<'a, T: Real> Accum<'a, T> {
         if !node.grad {
             return None;
         }
-        self.arrays[node.at as usize].as_deref_mut()
+        let e = node.at as usize;
+        self.settle(e);
+        self.arrays[e].as_deref_mut()
+    }
+
+    /// Turns a [`Scaled`] adjoint of extra `e` into an array (nothing if it has none).
+    fn settle(&mut self, e: usize) {
+        if let Some(s) = self.scaled[e].take() {
+            *self.live += settle(self.extras, &mut self.arrays[e], s);
+        }
+    }
+
+    /// Adds `by` times the value of input `m` into the adjoint of input `k`; when that adjoint
+    /// does not exist yet, it is kept as that pair and no array is written ([`reuse`]).
+    pub(crate) fn give_input_value(&mut self, k: usize, by: Complex<T>, m: usize) {
+        let of = self.recs[self.inputs[m] as usize].node.at;
+        self.give_value(k, by, of);
+    }
+
+    /// [`give_input_value`](Self::give_input_value) of the value of extra `of`.
+    fn give_value(&mut self, k: usize, by: Complex<T>, of: u32) {
+        let node = &self.recs[self.inputs[k] as usize].node;
+        if !node.grad {
+            return;
+        }
+        let e = node.at as usize;
+        match (&mut self.arrays[e], &mut self.scaled[e]) {
+            (Some(g), _) => add_scaled(g, by, self.extras, of),
+            (None, Some(s)) if s.of == of => s.by += by,
+            (None, Some(_)) => {
+                self.settle(e);
+                let g = self.arrays[e].as_mut().expect("settled");
+                add_scaled(g, by, self.extras, of);
+            }
+            (None, slot @ None) => *slot = Some(Scaled { by, of }),
+        }
     }
 
     /// The VJP that the running node computed with its value, if it has one not used yet.
@@ -298,6 +340,7 @@ impl<'a, T: Real> Accum<'a, T> {
             return;
         }
         let e = self.recs[id].node.at as usize;
+        self.settle(e);
         match &mut self.arrays[e] {
             Some(g) => {
                 match f {
@@ -547,6 +590,12 @@ impl<T: Real> Tape<T> {
         g.push(Rec { node, value, p })
     }
 
+    /// Marks array node `id` as the linear map `linear` of its inputs ([`reuse`]).
+    pub(crate) fn set_linear(&self, id: u32, linear: Linear) {
+        let at = self.node(id).extra as usize;
+        self.extras.borrow_mut()[at].linear = Some(linear);
+    }
+
     /// The value and name of node `id`.
     pub(crate) fn info(&self, id: u32) -> Info<T> {
         info_of(&self.graph.borrow(), &self.extras.borrow(), id)
@@ -579,6 +628,7 @@ impl<T: Real> Tape<T> {
         scalars.resize(n, zero);
         let mut arrays: Vec<Option<Vec<Complex<T>>>> = Vec::new();
         arrays.resize_with(extras.len(), || None);
+        let mut scaled: Vec<Option<Scaled<T>>> = vec![None; extras.len()];
         scalars[out as usize] = seed;
         let (mut live, mut peak) = (0usize, 0usize);
         let mut i = n;
@@ -597,9 +647,34 @@ impl<T: Real> Tape<T> {
                     let Some(vjp) = &x.vjp else { continue };
                     // Scalar outputs keep their adjoint in `scalars`, arrays in `arrays`; an
                     // intermediate array's adjoint is moved out (and so freed or reused) here.
+                    let at = node.at as usize;
+                    if let Some(sc) = scaled[at] {
+                        // Passed on as a multiple of another stored value when the node's map
+                        // allows it ([`reuse`]); else made an array for the VJP.
+                        let on =
+                            reuse::pass_on(&extras, at as u32, sc, |id| recs[id as usize].node.at);
+                        if let Some((k, by, of)) = on {
+                            scaled[at] = None;
+                            let mut acc = Accum {
+                                inputs: &x.inputs,
+                                recs,
+                                extras: &extras,
+                                scalars: &mut scalars,
+                                arrays: &mut arrays,
+                                scaled: &mut scaled,
+                                live: &mut live,
+                                node: x,
+                            };
+                            acc.give_value(k, by, of);
+                            peak = peak.max(live);
+                            continue;
+                        }
+                        scaled[at] = None;
+                        live += settle(&extras, &mut arrays[at], sc);
+                    }
                     let mut taken = 0;
                     let c_out = if x.value.is_some() {
-                        match arrays[node.at as usize].take() {
+                        match arrays[at].take() {
                             Some(v) => {
                                 taken = v.len();
                                 v
@@ -618,6 +693,7 @@ impl<T: Real> Tape<T> {
                         extras: &extras,
                         scalars: &mut scalars,
                         arrays: &mut arrays,
+                        scaled: &mut scaled,
                         live: &mut live,
                         node: x,
                     };
@@ -629,6 +705,13 @@ impl<T: Real> Tape<T> {
                 Kind::Leaf | Kind::Constant | Kind::ArrayLeaf | Kind::ArrayConstant => {}
             }
         }
+        // Leaves' adjoints still held as multiples of stored values become arrays.
+        for (e, sc) in scaled.into_iter().enumerate() {
+            if let Some(sc) = sc {
+                live += settle(&extras, &mut arrays[e], sc);
+            }
+        }
+        peak = peak.max(live);
         let elem = core::mem::size_of::<Complex<T>>();
         let peak_bytes = (peak + scalars.len()) * elem;
         Adjoints {
@@ -690,6 +773,46 @@ impl<T: Real> Tape<T> {
         };
         Gradients::new(self, out, re, im)
     }
+}
+
+/// Makes the adjoint `s` an array: added into `slot` when that holds one, else a new array
+/// there. Returns the elements newly alive.
+fn settle<T: Real>(extras: &[Extra<T>], slot: &mut Option<Vec<Complex<T>>>, s: Scaled<T>) -> usize {
+    if let Some(g) = slot {
+        add_scaled(g, s.by, extras, s.of);
+        return 0;
+    }
+    let by = s.by;
+    let g = match value_of(extras, s.of) {
+        Values::Complex(v) => {
+            let mut g = take_buffer(v.len());
+            crate::parallel::map_into(&mut g, v, |&x| x * by);
+            g
+        }
+        Values::Real(r) => {
+            let mut g = take_buffer(r.len());
+            crate::parallel::map_into(&mut g, r.as_slice(), |&x| by.scale(x));
+            g
+        }
+    };
+    let n = g.len();
+    *slot = Some(g);
+    n
+}
+
+/// `g += by · (the value of extra of)`.
+fn add_scaled<T: Real>(g: &mut [Complex<T>], by: Complex<T>, extras: &[Extra<T>], of: u32) {
+    match value_of(extras, of) {
+        Values::Complex(v) => crate::parallel::update(g, v, |g, &x| *g += x * by),
+        Values::Real(r) => crate::parallel::update(g, r.as_slice(), |g, &x| *g += by.scale(x)),
+    }
+}
+
+fn value_of<T: Real>(extras: &[Extra<T>], of: u32) -> &Values<T> {
+    extras[of as usize]
+        .value
+        .as_ref()
+        .expect("wirtinger: internal error: a scaled adjoint of a node without an array value")
 }
 
 /// `n + a·c.re + b·c.im`, the share of an edge added into an adjoint `n`: the map
