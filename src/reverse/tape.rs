@@ -241,6 +241,28 @@ pub struct Accum<'a, T: Real> {
 }
 
 impl<'a, T: Real> Accum<'a, T> {
+    /// The accumulator for the VJP of node `x`, over the walk's adjoints.
+    fn new(
+        x: &'a Extra<T>,
+        recs: &'a [Rec<T>],
+        extras: &'a [Extra<T>],
+        scalars: &'a mut [Complex<T>],
+        arrays: &'a mut [Option<Vec<Complex<T>>>],
+        scaled: &'a mut [Option<Scaled<T>>],
+        live: &'a mut usize,
+    ) -> Self {
+        Accum {
+            inputs: &x.inputs,
+            recs,
+            extras,
+            scalars,
+            arrays,
+            scaled,
+            live,
+            node: x,
+        }
+    }
+
     /// The accumulator of array input `k` (zeros on first use), or `None` when that input does not
     /// depend on any leaf and needs no adjoint.
     pub(crate) fn array(&mut self, k: usize) -> Option<&mut [Complex<T>]> {
@@ -655,17 +677,9 @@ impl<T: Real> Tape<T> {
                             reuse::pass_on(&extras, at as u32, sc, |id| recs[id as usize].node.at);
                         if let Some((k, by, of)) = on {
                             scaled[at] = None;
-                            let mut acc = Accum {
-                                inputs: &x.inputs,
-                                recs,
-                                extras: &extras,
-                                scalars: &mut scalars,
-                                arrays: &mut arrays,
-                                scaled: &mut scaled,
-                                live: &mut live,
-                                node: x,
-                            };
-                            acc.give_value(k, by, of);
+                            let (ar, sc) = (&mut arrays[..], &mut scaled[..]);
+                            Accum::new(x, recs, &extras, &mut scalars, ar, sc, &mut live)
+                                .give_value(k, by, of);
                             peak = peak.max(live);
                             continue;
                         }
@@ -687,17 +701,11 @@ impl<T: Real> Tape<T> {
                         }
                         vec![scalars[i]]
                     };
-                    let mut acc = Accum {
-                        inputs: &x.inputs,
-                        recs,
-                        extras: &extras,
-                        scalars: &mut scalars,
-                        arrays: &mut arrays,
-                        scaled: &mut scaled,
-                        live: &mut live,
-                        node: x,
-                    };
-                    vjp(c_out, &mut acc);
+                    let (ar, sc) = (&mut arrays[..], &mut scaled[..]);
+                    vjp(
+                        c_out,
+                        &mut Accum::new(x, recs, &extras, &mut scalars, ar, sc, &mut live),
+                    );
                     // The output's adjoint is alive until its VJP has run.
                     peak = peak.max(live);
                     live -= taken;
