@@ -1069,4 +1069,4 @@ fn roll_into<T: Copy>(src: &[T], out: &mut [T], shape: &[usize], roll: &[usize])
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -36,7 +36,15 @@ fn naive_axis(x: &[C], shape: &[usize], axis: usize, dir: Direction) -> Vec<C> {
     y
 }
 
-fn naive(x: &[C], shape: &[usize], axes: &[usize], dir: Direction, norm: Norm) -> Vec<C> {
+/// The transform by the definition (a direct DFT along each axis), for tests here and in
+/// `reverse::reuse`.
+pub(crate) fn naive(
+    x: &[C],
+    shape: &[usize],
+    axes: &[usize],
+    dir: Direction,
+    norm: Norm,
+) -> Vec<C> {
     let mut y = x.to_vec();
     let mut n_total = 1;
     for &a in axes {

@@ -1,6 +1,8 @@
 //! The gradients of expectation values `⟨ψ|A|ψ⟩` and their relatives: against closed forms built
 //! from a direct DFT, against finite differences, and whether the backward pass ran transforms.
 
+use crate::fft::tests::naive;
+use crate::fft::Direction;
 use crate::prelude::*;
 use crate::reverse::fft_ops::BACKWARD_TRANSFORMS;
 use crate::Norm;
@@ -24,25 +26,29 @@ fn field(n: usize, seed: u64) -> Vec<C> {
         .collect()
 }
 
-/// `Σ_j u_j e^{∓2πi jk/n}` along the last axis of rows of length `n`, times `s` (a direct DFT,
-/// independent of the crate's FFT code).
-fn dft(u: &[C], n: usize, inverse: bool, s: f64) -> Vec<C> {
-    let sign = if inverse { 1.0 } else { -1.0 };
-    let mut out = vec![c64(0.0, 0.0); u.len()];
-    for (row, o) in u.chunks(n).zip(out.chunks_mut(n)) {
-        for (k, o) in o.iter_mut().enumerate() {
-            *o = row
-                .iter()
-                .enumerate()
-                .map(|(j, &x)| {
-                    let a = sign * 2.0 * std::f64::consts::PI * (j * k % n) as f64 / n as f64;
-                    x * c64(a.cos(), a.sin())
-                })
-                .sum::<C>()
-                * s;
-        }
-    }
-    out
+/// The 1-D DFT of the rows of length `n` of `u`, unscaled, by the definition
+/// (`fft::tests::naive`).
+fn dft(u: &[C], n: usize, dir: Direction) -> Vec<C> {
+    // `Backward` forward and `Forward` inverse are both unscaled.
+    let norm = match dir {
+        Direction::Forward => Norm::Backward,
+        Direction::Inverse => Norm::Forward,
+    };
+    naive(u, &[u.len() / n, n], &[1], dir, norm)
+}
+
+/// `s · Uᴴ(K ⊙ U u)` for a 1-D `u`, `U` the unscaled DFT and `K_j = k(j)`.
+fn spectral(u: &[C], k: impl Fn(usize) -> C, s: f64) -> Vec<C> {
+    let n = u.len();
+    let kf: Vec<C> = dft(u, n, Direction::Forward)
+        .iter()
+        .enumerate()
+        .map(|(j, f)| f * k(j))
+        .collect();
+    dft(&kf, n, Direction::Inverse)
+        .iter()
+        .map(|z| z * s)
+        .collect()
 }
 
 /// `K` with `K_k = k²/2` for the signed frequency `k` (a kinetic symbol), of length `n`.
@@ -107,11 +113,9 @@ fn an_expectation_value_of_a_spectral_operator_takes_no_backward_transform_for_e
             let ((l, g), runs) = transforms_in(|| kinetic_energy(&psi, &k, n1, n2));
             assert_eq!(runs, 0, "{n1:?} {n2:?}");
             // A = s₁s₂·U_inv K U_fwd is Hermitian, so grad Re⟨ψ, Aψ⟩ = 2Aψ.
-            let s = n1.factor::<f64>(crate::fft::Direction::Forward, n)
-                * n2.factor::<f64>(crate::fft::Direction::Inverse, n);
-            let fpsi = dft(&psi, n, false, 1.0);
-            let kf: Vec<C> = fpsi.iter().zip(&k).map(|(f, k)| f * k).collect();
-            let a_psi = dft(&kf, n, true, s);
+            let s =
+                n1.factor::<f64>(Direction::Forward, n) * n2.factor::<f64>(Direction::Inverse, n);
+            let a_psi = spectral(&psi, |j| c64(k[j], 0.0), s);
             let want: Vec<C> = a_psi.iter().map(|a| a * 2.0).collect();
             assert!(max_rel(&g, &want) < 1e-13, "{n1:?} {n2:?}: {g:?}\n{want:?}");
             let lw: f64 = psi.iter().zip(&a_psi).map(|(p, a)| (p.conj() * a).re).sum();
@@ -143,12 +147,7 @@ fn the_gross_pitaevskii_energy_matches_its_closed_form_gradient() {
     };
     let ((_, g), runs) = transforms_in(|| energy(&psi));
     assert_eq!(runs, 0);
-    let kf: Vec<C> = dft(&psi, n, false, 1.0)
-        .iter()
-        .zip(&k)
-        .map(|(f, k)| f * k)
-        .collect();
-    let a_psi = dft(&kf, n, true, 1.0 / n as f64);
+    let a_psi = spectral(&psi, |j| c64(k[j], 0.0), 1.0 / n as f64);
     let want: Vec<C> = (0..n)
         .map(|j| (a_psi[j] + psi[j] * v[j] + psi[j] * (gc * psi[j].norm_sqr())) * (2.0 * dx))
         .collect();
@@ -173,12 +172,11 @@ fn a_complex_symbol_is_not_self_adjoint_and_runs_a_transform() {
     };
     let ((_, g), runs) = transforms_in(|| run(&psi));
     assert_eq!(runs, 1);
-    let f = dft(&psi, n, false, 1.0);
-    let with = |k: &dyn Fn(usize) -> C| {
-        let kf: Vec<C> = f.iter().enumerate().map(|(j, f)| f * k(j)).collect();
-        dft(&kf, n, true, 1.0 / n as f64)
-    };
-    let (a, ah) = (with(&|j| k[j]), with(&|j| k[j].conj()));
+    let s = 1.0 / n as f64;
+    let (a, ah) = (
+        spectral(&psi, |j| k[j], s),
+        spectral(&psi, |j| k[j].conj(), s),
+    );
     let want: Vec<C> = a.iter().zip(&ah).map(|(a, b)| a + b).collect();
     assert!(max_rel(&g, &want) < 1e-13);
     assert!(max_rel(&g, &fd_grad(|p| run(p).0, &psi)) < 1e-7);
@@ -190,8 +188,8 @@ fn a_transform_of_the_same_value_elsewhere_on_the_tape_is_used_only_when_it_matc
     // any norm), not when only a transform along another axis is.
     let (r, n) = (2, 8);
     let psi = field(r * n, 4);
-    let f = dft(&psi, n, false, 1.0);
-    let fh = dft(&psi, n, true, 1.0);
+    let f = dft(&psi, n, Direction::Forward);
+    let fh = dft(&psi, n, Direction::Inverse);
     let want: Vec<C> = f.iter().zip(&fh).map(|(a, b)| a + b).collect();
     for (extra, expect_runs) in [(0, 1), (1, 0), (2, 0), (3, 1)] {
         let run = |p: &[C]| {
@@ -219,20 +217,8 @@ fn two_shares_into_one_adjoint_and_a_complex_output() {
     let n = 16;
     let psi = field(n, 5);
     let k = kinetic(n);
-    let kf: Vec<C> = dft(&psi, n, false, 1.0)
-        .iter()
-        .zip(&k)
-        .map(|(f, k)| f * k)
-        .collect();
-    let apply = |u: &[C]| {
-        let f: Vec<C> = dft(u, n, false, 1.0)
-            .iter()
-            .zip(&k)
-            .map(|(f, k)| f * k)
-            .collect();
-        dft(&f, n, true, 1.0 / n as f64)
-    };
-    let a_psi = dft(&kf, n, true, 1.0 / n as f64);
+    let apply = |u: &[C]| spectral(u, |j| c64(k[j], 0.0), 1.0 / n as f64);
+    let a_psi = apply(&psi);
     // L = Re⟨ψ, Aψ⟩ + Σ|Aψ|²: Aψ's adjoint gets two shares; grad 2Aψ + 2A(Aψ).
     let run = |p: &[C]| {
         let tape: Tape = Tape::new();
@@ -279,18 +265,13 @@ fn a_real_symbol_that_is_a_leaf_gets_its_own_gradient() {
     let kk = tape.real_array(&k[..], &[n]);
     let l = x.vdot(&(x.fft() * &kk).ifft()).re();
     let g = l.backward();
-    let f = dft(&psi, n, false, 1.0);
+    let f = dft(&psi, n, Direction::Forward);
     let want: Vec<C> = f
         .iter()
         .map(|f| c64(f.norm_sqr() / n as f64, 0.0))
         .collect();
     assert!(max_rel(&g.grad(&kk), &want) < 1e-13);
-    let a_psi = dft(
-        &f.iter().zip(&k).map(|(f, k)| f * k).collect::<Vec<_>>(),
-        n,
-        true,
-        1.0 / n as f64,
-    );
+    let a_psi = spectral(&psi, |j| c64(k[j], 0.0), 1.0 / n as f64);
     let want: Vec<C> = a_psi.iter().map(|a| a * 2.0).collect();
     assert!(max_rel(&g.grad(&x), &want) < 1e-13);
 }
