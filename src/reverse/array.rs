@@ -598,6 +598,16 @@ impl<'t, T: Real> VarArray<'t, T> {
     where
         R: Fn(Complex<T>) -> Unary<T> + Send + Sync + 'static,
     {
+        // `unary_methods!` pairs each name with the rule of that name.
+        let known = (name == rules::Name::norm_sqr).then_some(fused::Known::NormSqr);
+        self.apply_known_rule(name, rule, known)
+    }
+
+    /// [`apply_rule`](Self::apply_rule), saying which rule it is when [`fused::Known`].
+    fn apply_known_rule<R>(&self, name: rules::Name, rule: R, known: Option<fused::Known>) -> Self
+    where
+        R: Fn(Complex<T>) -> Unary<T> + Send + Sync + 'static,
+    {
         // A rule is either always holomorphic or never, and its realness does not depend on the
         // value; probe it once at a regular point.
         let probe = rule(Complex::new(T::from_f64c(0.5), T::from_f64c(0.25)));
@@ -614,6 +624,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             rule,
             holomorphic: probe.da_conj.is_none(),
             real_partials,
+            known,
         });
         self.lazy(kernel, &[self.part()], real)
     }
@@ -643,7 +654,8 @@ impl<'t, T: Real> VarArray<'t, T> {
         if n == 2 {
             // The exponent as a constant: the kernel's loops then have no branch on it (the
             // common square of a loss vectorizes).
-            return self.apply_rule(rules::Name::powi, |a| rules::powi(a, 2));
+            let square = Some(fused::Known::Square);
+            return self.apply_known_rule(rules::Name::powi, |a| rules::powi(a, 2), square);
         }
         self.apply_rule(rules::Name::powi, move |a| rules::powi(a, n))
     }
@@ -660,7 +672,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         same_tape(self.tape, b.tape, "powc");
         self.check_same_shape("powc", b);
         let (l, r) = ((self.part(), self.is_real()), (b.part(), b.is_real()));
-        self.binary("powc", l, r, rules::powc, false)
+        self.binary("powc", l, r, rules::powc, false, None)
     }
 
     #[track_caller]
@@ -756,15 +768,16 @@ impl<'t, T: Real> VarArray<'t, T> {
     fn arith_parts(&self, op: Arith, l: (Part<'_, T>, bool), r: (Part<'_, T>, bool)) -> Self {
         let name = op.name();
         match op {
-            Arith::Add => self.binary(name, l, r, rules::add, true),
-            Arith::Sub => self.binary(name, l, r, rules::sub, true),
-            Arith::Mul => self.binary(name, l, r, rules::mul, false),
-            Arith::Div => self.binary(name, l, r, rules::div, false),
+            Arith::Add => self.binary(name, l, r, rules::add, true, None),
+            Arith::Sub => self.binary(name, l, r, rules::sub, true, Some(fused::Known::Sub)),
+            Arith::Mul => self.binary(name, l, r, rules::mul, false, None),
+            Arith::Div => self.binary(name, l, r, rules::div, false, None),
         }
     }
 
     /// A pending `l ⊕ r` with a binary rule of the table (`linear`: its partials do not depend on
-    /// the values). `l`, `r` come with whether they are real.
+    /// the values; `known`: which rule it is, see [`fused::Known`]). `l`, `r` come with whether
+    /// they are real.
     fn binary<R>(
         &self,
         name: &'static str,
@@ -772,6 +785,7 @@ impl<'t, T: Real> VarArray<'t, T> {
         r: (Part<'_, T>, bool),
         rule: R,
         linear: bool,
+        known: Option<fused::Known>,
     ) -> Self
     where
         R: Fn(Complex<T>, Complex<T>) -> Binary<T> + Send + Sync + 'static,
@@ -783,6 +797,7 @@ impl<'t, T: Real> VarArray<'t, T> {
             rule,
             linear,
             fixed,
+            known,
         });
         self.lazy(kernel, &[l.0, r.0], real)
     }

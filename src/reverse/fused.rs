@@ -23,6 +23,9 @@
 //! `Re(c)` times that one, so the inputs are read once in all. Within a chunk, the first share
 //! a cotangent receives is stored, not added to zeros ([`Adj::Set`]).
 //!
+//! Common loss shapes run as one loop per chunk instead of one per op ([`shapes`]): `Σ (|x|² −
+//! t)²` for now, with the same rules and the same bits as the general pass.
+//!
 //! Real numbers where the value is known to be real: every input and op carries whether its
 //! value is real (the rules' [`Realness`](crate::rules::Realness)). A real op's values, on a
 //! chunk, are stored as real numbers ([`Out::Real`]), and real inputs the tape stores as real
@@ -54,6 +57,20 @@ use crate::wide::wide;
 use crate::Real;
 use num_complex::Complex;
 use std::rc::Rc;
+
+mod shapes;
+
+/// What a kernel computes, for the ops that fused loss shapes ([`shapes`]) are made of: a
+/// kernel says so only when it runs exactly that rule of the table.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Known {
+    /// `rules::norm_sqr`.
+    NormSqr,
+    /// `rules::powi(·, 2)`.
+    Square,
+    /// `rules::sub`.
+    Sub,
+}
 
 /// Elements per chunk: a few kilobytes per op, so a chunk's intermediates stay in L1/L2.
 pub(crate) const CHUNK: usize = 256;
@@ -237,6 +254,8 @@ pub(crate) trait Kernel<T: Real>: Send + Sync {
     /// gives real cotangents to real operands (true of the rules that keep real inputs real, and
     /// of `re`, `norm_sqr`, `norm`; not of `im`, `arg`).
     fn real_partials(&self) -> bool;
+    /// The rule the kernel runs, when it is one that [`shapes`] recognize.
+    fn known(&self) -> Option<Known>;
     /// `out[i] = g(a[i], b[i])` for every element of `out`.
     fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: Out<'_, T>);
     /// Puts operand `side`'s share of the conjugate cotangent `c`, over `n` elements, where
@@ -260,6 +279,8 @@ pub(crate) struct UnaryKernel<R> {
     pub holomorphic: bool,
     /// See [`Kernel::real_partials`].
     pub real_partials: bool,
+    /// See [`Kernel::known`].
+    pub known: Option<Known>,
 }
 
 impl<R> UnaryKernel<R> {
@@ -301,6 +322,10 @@ impl<T: Real, R: Fn(C<T>) -> Unary<T> + Send + Sync> Kernel<T> for UnaryKernel<R
         self.real_partials
     }
 
+    fn known(&self) -> Option<Known> {
+        self.known
+    }
+
     fn forward(&self, a: Arg<'_, T>, _: Option<Arg<'_, T>>, out: Out<'_, T>) {
         wide(
             #[inline(always)]
@@ -331,6 +356,8 @@ pub(crate) struct BinaryKernel<T, R> {
     pub rule: R,
     pub linear: bool,
     pub fixed: Binary<T>,
+    /// See [`Kernel::known`].
+    pub known: Option<Known>,
 }
 
 impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T>> BinaryKernel<T, R> {
@@ -388,6 +415,10 @@ impl<T: Real, R: Fn(C<T>, C<T>) -> Binary<T> + Send + Sync> Kernel<T> for Binary
     fn real_partials(&self) -> bool {
         // Holomorphic in each argument and real on real arguments: real partials there.
         self.fixed.preserves_real
+    }
+
+    fn known(&self) -> Option<Known> {
+        self.known
     }
 
     fn forward(&self, a: Arg<'_, T>, b: Option<Arg<'_, T>>, out: Out<'_, T>) {
@@ -614,7 +645,7 @@ impl<T: Real> Expr<T> {
                 s.value
             }
         };
-        View {
+        let mut v = View {
             arrays,
             base: re_parts * CHUNK,
             scalars: self.scalars.iter().map(scalar).collect(),
@@ -623,7 +654,12 @@ impl<T: Real> Expr<T> {
                 .iter()
                 .map(|o| (&*o.kernel, o.args, o.real))
                 .collect(),
+            shape: None,
+        };
+        if shapes::enabled() {
+            v.shape = shapes::Intensity::of(&v);
         }
+        v
     }
 
     /// Which ops' cotangents are known to be real, given whether the seed is: the last op's when
@@ -663,6 +699,11 @@ impl<T: Real> Expr<T> {
     /// [`par::REDUCE_CHUNK`] elements, added in order whatever the number of threads.
     pub(crate) fn sum(&self) -> C<T> {
         let v = self.view();
+        if let Some(shape) = v.shape {
+            shapes::count();
+            let part = |r| shape.sum_range(&v, r);
+            return par::chunked_sum(self.len, part, |s, t| s + t).unwrap_or_else(zero);
+        }
         par::chunked_sum(self.len, |r| v.sum_range(r), |s, t| s + t).unwrap_or_else(zero)
     }
 
@@ -786,7 +827,7 @@ impl<T: Real> Expr<T> {
             .collect();
         let (set, unwritten) = self.first_writes(targets);
         let v = self.view();
-        let ctx = Backward {
+        let mut ctx = Backward {
             view: &v,
             rc: &rc,
             targets,
@@ -796,7 +837,12 @@ impl<T: Real> Expr<T> {
             wants_scalar: &wants_scalar,
             seed,
             with_value,
+            shape: None,
         };
+        ctx.shape = v.shape.filter(|s| s.runs(&ctx));
+        if ctx.shape.is_some() {
+            shapes::count();
+        }
         let add = |(mut s, x): (Vec<C<T>>, C<T>), (t, y): (Vec<C<T>>, C<T>)| {
             for (s, t) in s.iter_mut().zip(t) {
                 *s += t;
@@ -950,6 +996,8 @@ struct Backward<'a, T: Real> {
     wants_scalar: &'a [bool],
     seed: SeedPtr<T>,
     with_value: bool,
+    /// The loss shape that runs this pass in its own loop, if any.
+    shape: Option<shapes::Intensity>,
 }
 
 impl<T: Real> Backward<'_, T> {
@@ -960,6 +1008,10 @@ impl<T: Real> Backward<'_, T> {
     /// No other thread may use elements `r` of the target, seed and own arrays meanwhile, and
     /// those arrays must have `r` in bounds.
     unsafe fn range(&self, r: core::ops::Range<usize>) -> (Vec<C<T>>, C<T>) {
+        if let Some(shape) = self.shape {
+            // SAFETY: the caller's promise, passed on.
+            return unsafe { shape.range(self, r) };
+        }
         let v = self.view;
         let nops = v.ops.len();
         let last = nops - 1;
@@ -1069,6 +1121,8 @@ struct View<'a, T: Real> {
     /// Values (a real one with imaginary part exactly +0).
     scalars: Vec<C<T>>,
     ops: Vec<OpView<'a, T>>,
+    /// The loss shape of the ops, if they make one ([`shapes`]).
+    shape: Option<shapes::Intensity>,
 }
 
 /// An op as a [`View`] holds it: kernel, operands, whether the value is known real.
@@ -1364,6 +1418,7 @@ mod tests {
                 rule,
                 holomorphic,
                 real_partials: false,
+                known: None,
             }
         }
         fn binary<R: Fn(C<f64>, C<f64>) -> Binary<f64>>(
@@ -1377,6 +1432,7 @@ mod tests {
                 rule,
                 linear,
                 fixed,
+                known: None,
             }
         }
         for n in [CHUNK, 203] {
@@ -1399,6 +1455,7 @@ mod tests {
             rule: rules::mul::<f64>,
             linear: false,
             fixed: rules::mul(zero(), zero()),
+            known: None,
         };
         let n = 203;
         let (a, b) = (&points(4)[..n], &points(5)[..n]);
