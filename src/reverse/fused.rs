@@ -24,7 +24,7 @@
 //! a cotangent receives is stored, not added to zeros ([`Adj::Set`]).
 //!
 //! Common loss shapes run as one loop per chunk instead of one per op ([`shapes`]): `Σ (|x|² −
-//! t)²` for now, with the same rules and the same bits as the general pass.
+//! t)²` and `Σ |x − y|²`, with the same rules and the same bits as the general pass.
 //!
 //! Real numbers where the value is known to be real: every input and op carries whether its
 //! value is real (the rules' [`Realness`](crate::rules::Realness)). A real op's values, on a
@@ -657,7 +657,7 @@ impl<T: Real> Expr<T> {
             shape: None,
         };
         if shapes::enabled() {
-            v.shape = shapes::Intensity::of(&v);
+            v.shape = shapes::Shape::of(&v);
         }
         v
     }
@@ -839,7 +839,7 @@ impl<T: Real> Expr<T> {
             with_value,
             shape: None,
         };
-        ctx.shape = v.shape.filter(|s| s.runs(&ctx));
+        ctx.shape = v.shape.and_then(|s| s.runs(&ctx));
         if ctx.shape.is_some() {
             shapes::count();
         }
@@ -997,7 +997,7 @@ struct Backward<'a, T: Real> {
     seed: SeedPtr<T>,
     with_value: bool,
     /// The loss shape that runs this pass in its own loop, if any.
-    shape: Option<shapes::Intensity>,
+    shape: Option<shapes::Shape>,
 }
 
 impl<T: Real> Backward<'_, T> {
@@ -1122,7 +1122,7 @@ struct View<'a, T: Real> {
     scalars: Vec<C<T>>,
     ops: Vec<OpView<'a, T>>,
     /// The loss shape of the ops, if they make one ([`shapes`]).
-    shape: Option<shapes::Intensity>,
+    shape: Option<shapes::Shape>,
 }
 
 /// An op as a [`View`] holds it: kernel, operands, whether the value is known real.

@@ -11,16 +11,20 @@
 //! general pass does ([`lane_sum`]): so it gives the same bits as the general pass, which the
 //! tests check, and writes no rule a second time.
 //!
-//! The shape: `Σ (|x|² − t)²`, intensity matching (phase retrieval, holography), with
-//! - `x` a complex array input (an FFT's output, a leaf);
-//! - `t` a real array or a real scalar that gets no share (a target), on either side of the `−`;
-//! - the square as `powi(2)` or as `norm_sqr` of the real difference (as `norm_sqr_sum` of a
-//!   pending expression writes it).
+//! The shapes, `x` a complex array input (an FFT's output, a leaf) and the other operand getting
+//! no share (a target):
+//! - `Σ (|x|² − t)²`, intensity matching (phase retrieval, holography): `t` a real array or a
+//!   real scalar, on either side of the `−`; the square as `powi(2)` or as `norm_sqr` of the
+//!   real difference (as `norm_sqr_sum` of a pending expression writes it);
+//! - `Σ |x − y|²`, field matching: `y` an array of any kind or a scalar, on either side (as
+//!   `norm_sqr_sum` or `norm_sqr().sum()`); when it is the second operand that needs its share,
+//!   a complex array, and the first does not, that one is `x`.
 //!
-//! It runs for the value alone (in place of [`View::sum_range`]) and for the VJP of a real seed, with or
-//! without the value ([`Backward::range`]); `x`'s share is stored into a buffer of its own,
-//! added into an existing adjoint, or not computed at all. Anything else (a complex seed, an
-//! array seed, `t` needing its share, other input kinds) takes the general pass.
+//! A shape runs for the value alone (in place of [`View::sum_range`]) and for the VJP of a real
+//! seed, with or without the value ([`Backward::range`]); `x`'s share is stored into a buffer
+//! of its own, added into an existing adjoint, or not computed at all. Anything else (a complex
+//! seed, an array seed, both operands needing shares, other input kinds) takes the general
+//! pass.
 
 use super::{lane_sum, zero, Backward, Input, Known, SeedPtr, Src, Target, View, C, CHUNK};
 use crate::rules;
@@ -53,17 +57,25 @@ thread_local! {
     static RUNS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
-/// `Σ outer(|x|² − t)` or `Σ outer(t − |x|²)`, `outer` a square (see the module docs).
+/// A recognised shape: which input is `x` (the complex array that gets a share), the other
+/// operand of the `−`, and their order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Intensity {
+pub(super) struct Shape {
     /// The array input `x`.
     x: usize,
-    /// The operand `t`: an array or a scalar input.
-    t: Src,
-    /// Whether `|x|²` is the first operand of the `−`.
+    /// The other operand of the `−`: an array or a scalar input.
+    other: Src,
+    /// Whether `x` (or `|x|²`) is the first operand of the `−`.
     x_first: bool,
-    /// [`Known::Square`] or [`Known::NormSqr`].
-    outer: Known,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `Σ (|x|² − t)²`, `t` real (`other`), squared by `powi(2)` (`square`) or `norm_sqr`.
+    Intensity { square: bool },
+    /// `Σ |x − y|²`, `y` (`other`) of any kind.
+    Field,
 }
 
 /// Where `x`'s shares go.
@@ -76,9 +88,29 @@ enum Put<'a, T> {
     Add(&'a mut [C<T>]),
 }
 
-impl Intensity {
-    /// The shape of `v`'s chain, if it is this one.
+/// Room for the other operand's chunk where it is not stored as the loop reads it.
+struct Room<T> {
+    reals: [T; CHUNK],
+    complexes: [C<T>; CHUNK],
+}
+
+impl<T: Real> Room<T> {
+    fn new() -> Self {
+        Room {
+            reals: [T::zero(); CHUNK],
+            complexes: [zero(); CHUNK],
+        }
+    }
+}
+
+impl Shape {
+    /// The shape of `v`'s chain, if it has one.
     pub(super) fn of<T: Real>(v: &View<'_, T>) -> Option<Self> {
+        Self::intensity(v).or_else(|| Self::field(v))
+    }
+
+    /// `norm_sqr(x)`, `x − t` or `t − x`, then `powi(2)` or `norm_sqr`, every op real.
+    fn intensity<T: Real>(v: &View<'_, T>) -> Option<Self> {
         let [(k0, a0, r0), (k1, a1, r1), (k2, a2, r2)] = v.ops[..] else {
             return None;
         };
@@ -87,58 +119,115 @@ impl Intensity {
         {
             return None;
         }
-        let outer = k2
-            .known()
-            .filter(|k| matches!(k, Known::Square | Known::NormSqr))?;
+        let square = match k2.known() {
+            Some(Known::Square) => true,
+            Some(Known::NormSqr) => false,
+            _ => return None,
+        };
         let [Some(Src::Array(x)), None] = a0 else {
             return None;
         };
         if !matches!(v.arrays[x], Input::Complex(_)) || a2 != [Some(Src::Op(1)), None] {
             return None;
         }
-        let (t, x_first) = match a1 {
+        let (other, x_first) = match a1 {
             [Some(Src::Op(0)), Some(t)] => (t, true),
             [Some(t), Some(Src::Op(0))] => (t, false),
             _ => return None,
         };
-        let t_ok = match t {
-            Src::Array(k) => k != x && !matches!(v.arrays[k], Input::Complex(_)),
+        let real_t = match other {
+            Src::Array(k) => !matches!(v.arrays[k], Input::Complex(_)),
             Src::Scalar(_) => true,
             Src::Op(_) => false,
         };
-        t_ok.then_some(Intensity {
+        real_t.then_some(Shape {
             x,
-            t,
+            other,
             x_first,
-            outer,
+            kind: Kind::Intensity { square },
         })
     }
 
-    /// Whether the VJP pass `b` can run here: a real scalar seed (every cotangent real) and no
-    /// share for `t`.
-    pub(super) fn runs<T: Real>(&self, b: &Backward<'_, T>) -> bool {
-        let t_skipped = match self.t {
-            Src::Array(k) => matches!(b.targets[k], Target::Skip),
-            Src::Scalar(k) => !b.wants_scalar[k],
-            Src::Op(_) => false,
+    /// `a − b`, then `norm_sqr` (real), with `x` the first of `a`, `b` that is a complex array.
+    fn field<T: Real>(v: &View<'_, T>) -> Option<Self> {
+        let [(k0, [Some(a), Some(b)], _), (k1, a1, true)] = v.ops[..] else {
+            return None;
         };
-        matches!(b.seed, SeedPtr::Scalar(_)) && b.rc.iter().all(|&r| r) && t_skipped
+        if k0.known() != Some(Known::Sub)
+            || k1.known() != Some(Known::NormSqr)
+            || a1 != [Some(Src::Op(0)), None]
+            || a == b
+            || matches!(a, Src::Op(_))
+            || matches!(b, Src::Op(_))
+        {
+            return None;
+        }
+        let complex = |s: Src| match s {
+            Src::Array(k) => matches!(v.arrays[k], Input::Complex(_)).then_some(k),
+            _ => None,
+        };
+        let (x, other, x_first) = match (complex(a), complex(b)) {
+            (Some(x), _) => (x, b, true),
+            (None, Some(x)) => (x, a, false),
+            (None, None) => return None,
+        };
+        Some(Shape {
+            x,
+            other,
+            x_first,
+            kind: Kind::Field,
+        })
+    }
+
+    /// The shape as it runs the VJP pass `b`, if it can: a real scalar seed (a real cotangent
+    /// of the sum), and a share for `x` only. For `Σ |a − b|²` where it is the other operand
+    /// that needs its share, a complex array, that one becomes `x`.
+    pub(super) fn runs<T: Real>(&self, b: &Backward<'_, T>) -> Option<Self> {
+        let wanted = |s: Src| match s {
+            Src::Array(k) => !matches!(b.targets[k], Target::Skip),
+            Src::Scalar(k) => b.wants_scalar[k],
+            Src::Op(_) => true,
+        };
+        let real_seed = matches!(b.seed, SeedPtr::Scalar(_)) && b.rc[b.rc.len() - 1];
+        if !real_seed {
+            return None;
+        }
+        match self.kind {
+            // Every cotangent real, as the loop computes them.
+            Kind::Intensity { .. } if b.rc.iter().all(|&r| r) && !wanted(self.other) => Some(*self),
+            Kind::Intensity { .. } => None,
+            Kind::Field if !wanted(self.other) => Some(*self),
+            Kind::Field => match self.other {
+                Src::Array(k)
+                    if matches!(b.view.arrays[k], Input::Complex(_))
+                        && !wanted(Src::Array(self.x)) =>
+                {
+                    Some(Shape {
+                        x: k,
+                        other: Src::Array(self.x),
+                        x_first: !self.x_first,
+                        kind: Kind::Field,
+                    })
+                }
+                _ => None,
+            },
+        }
     }
 
     /// `Σ` of the values over `r`: chunk sums added in order, as [`View::sum_range`] adds them.
     pub(super) fn sum_range<T: Real>(&self, v: &View<'_, T>, r: Range<usize>) -> C<T> {
         let mut total = zero();
-        let (mut vals, mut t) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
+        let (mut vals, mut room) = ([T::zero(); CHUNK], Room::new());
         for lo in r.clone().step_by(CHUNK) {
             let n = CHUNK.min(r.end - lo);
-            self.chunk(v, lo, &mut vals[..n], &mut t, zero(), Put::Discard);
+            self.chunk(v, lo, &mut vals[..n], &mut room, zero(), Put::Discard);
             total.re += lane_sum(&vals[..n], |&x| x, T::zero());
         }
         total
     }
 
-    /// [`Backward::range`] for this shape (when [`runs`](Self::runs)): no scalar input gets a
-    /// share.
+    /// [`Backward::range`] for this shape (as [`runs`](Self::runs) gives it): no scalar input
+    /// gets a share.
     ///
     /// # Safety
     /// As for [`Backward::range`].
@@ -154,20 +243,18 @@ impl Intensity {
         };
         let seed = C::new(c.re, T::zero());
         let mut total = zero();
-        let (mut vals, mut t) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
+        let (mut vals, mut room) = ([T::zero(); CHUNK], Room::new());
         for lo in r.clone().step_by(CHUNK) {
             let n = CHUNK.min(r.end - lo);
             // SAFETY: elements `lo..lo + n` of the target arrays are this task's (the caller's
             // promise), in bounds.
             let part = |p: super::Ptr<T>| unsafe { std::slice::from_raw_parts_mut(p.0.add(lo), n) };
-            let vals = &mut vals[..n];
+            let (vals, room) = (&mut vals[..n], &mut room);
             match b.targets[self.x] {
-                Target::Skip => self.chunk(v, lo, vals, &mut t, seed, Put::Discard),
+                Target::Skip => self.chunk(v, lo, vals, room, seed, Put::Discard),
                 // `x` is read once, so its share is the first its own buffer receives.
-                Target::Own(o) => {
-                    self.chunk(v, lo, vals, &mut t, seed, Put::Store(part(b.owns[o])))
-                }
-                Target::Add(p) => self.chunk(v, lo, vals, &mut t, seed, Put::Add(part(p))),
+                Target::Own(o) => self.chunk(v, lo, vals, room, seed, Put::Store(part(b.owns[o]))),
+                Target::Add(p) => self.chunk(v, lo, vals, room, seed, Put::Add(part(p))),
             }
             if b.with_value {
                 total.re += lane_sum(vals, |&x| x, T::zero());
@@ -177,80 +264,133 @@ impl Intensity {
     }
 
     /// The chunk at `lo`, `vals.len()` elements: the values into `vals`, and `x`'s shares for
-    /// the seed `seed` into `put`. `t` is room for `t`'s chunk as real numbers where it is not
-    /// stored as such.
+    /// the seed `seed` into `put`.
     #[inline(always)]
     fn chunk<T: Real>(
         &self,
         v: &View<'_, T>,
         lo: usize,
         vals: &mut [T],
-        t: &mut [T; CHUNK],
+        room: &mut Room<T>,
         seed: C<T>,
         put: Put<'_, T>,
     ) {
         let n = vals.len();
         let Input::Complex(x) = v.arrays[self.x] else {
-            unreachable!("checked by `of`")
+            unreachable!("checked by `of` and `runs`")
         };
         let x = &x[lo..lo + n];
-        // `t` as the general pass reads it: `(t, 0)`, from real numbers, from the real parts of
-        // complex ones, or a real scalar (whose imaginary part the view has set to +0).
-        let t: &[T] = match self.t {
+        match self.kind {
+            Kind::Intensity { square } => {
+                let t = self.reals(v, lo, n, &mut room.reals);
+                match (self.x_first, square) {
+                    (true, true) => run(x, t, vals, put, intensity::<T, true, true>(seed)),
+                    (true, false) => run(x, t, vals, put, intensity::<T, true, false>(seed)),
+                    (false, true) => run(x, t, vals, put, intensity::<T, false, true>(seed)),
+                    (false, false) => run(x, t, vals, put, intensity::<T, false, false>(seed)),
+                }
+            }
+            Kind::Field => {
+                let y = self.complexes(v, lo, n, &mut room.complexes);
+                if self.x_first {
+                    run(x, y, vals, put, field::<T, true>(seed))
+                } else {
+                    run(x, y, vals, put, field::<T, false>(seed))
+                }
+            }
+        }
+    }
+
+    /// The other operand's chunk as real numbers `t` (read by the general pass as `(t, 0)`):
+    /// stored so, the real parts of complex numbers, or a real scalar (whose imaginary part
+    /// the view has set to +0).
+    #[inline(always)]
+    fn reals<'a, T: Real>(
+        &self,
+        v: &View<'a, T>,
+        lo: usize,
+        n: usize,
+        room: &'a mut [T; CHUNK],
+    ) -> &'a [T] {
+        match self.other {
             Src::Array(k) => match v.arrays[k] {
                 Input::Real(t) => &t[lo..lo + n],
                 Input::RealParts(z, _) => {
-                    for (t, z) in t.iter_mut().zip(&z[lo..lo + n]) {
+                    for (t, z) in room.iter_mut().zip(&z[lo..lo + n]) {
                         *t = z.re;
                     }
-                    &t[..n]
+                    &room[..n]
                 }
                 Input::Complex(_) => unreachable!("checked by `of`"),
             },
             Src::Scalar(k) => {
-                t[..n].fill(v.scalars[k].re);
-                &t[..n]
+                room[..n].fill(v.scalars[k].re);
+                &room[..n]
             }
             Src::Op(_) => unreachable!("checked by `of`"),
+        }
+    }
+
+    /// The other operand's chunk as complex numbers, as the general pass reads it: real ones
+    /// as `(t, 0)`, a scalar broadcast.
+    #[inline(always)]
+    fn complexes<'a, T: Real>(
+        &self,
+        v: &View<'a, T>,
+        lo: usize,
+        n: usize,
+        room: &'a mut [C<T>; CHUNK],
+    ) -> &'a [C<T>] {
+        let fill = |room: &'a mut [C<T>; CHUNK], f: &dyn Fn(usize) -> C<T>| {
+            for (i, z) in room[..n].iter_mut().enumerate() {
+                *z = f(i);
+            }
+            &room[..n]
         };
-        match (self.x_first, self.outer == Known::Square) {
-            (true, true) => run::<T, true, true>(x, t, vals, seed, put),
-            (true, false) => run::<T, true, false>(x, t, vals, seed, put),
-            (false, true) => run::<T, false, true>(x, t, vals, seed, put),
-            (false, false) => run::<T, false, false>(x, t, vals, seed, put),
+        match self.other {
+            Src::Array(k) => match v.arrays[k] {
+                Input::Complex(y) => &y[lo..lo + n],
+                Input::Real(t) => fill(room, &|i| C::new(t[lo + i], T::zero())),
+                Input::RealParts(z, _) => fill(room, &|i| C::new(z[lo + i].re, T::zero())),
+            },
+            Src::Scalar(k) => {
+                room[..n].fill(v.scalars[k]);
+                &room[..n]
+            }
+            Src::Op(_) => unreachable!("checked by `of`"),
         }
     }
 }
 
-/// The loops of [`Intensity::chunk`], one per variant of the shape, kind of target and element
-/// type, compiled with AVX2 where the CPU has it.
+/// The loops of [`Shape::chunk`]: `element(x, other)` gives the value and `x`'s share. One
+/// loop per shape, variant, kind of target and element type, compiled with AVX2 where the CPU
+/// has it.
 #[inline(always)]
-fn run<T: Real, const X_FIRST: bool, const SQUARE: bool>(
+fn run<T: Real, O: Copy>(
     x: &[C<T>],
-    t: &[T],
+    other: &[O],
     vals: &mut [T],
-    seed: C<T>,
     put: Put<'_, T>,
+    element: impl Fn(C<T>, O) -> (T, C<T>),
 ) {
     let n = vals.len();
-    let (x, t) = (&x[..n], &t[..n]);
-    let at = |xi, ti| element::<T, X_FIRST, SQUARE>(xi, ti, seed);
+    let (x, other) = (&x[..n], &other[..n]);
     wide(
         #[inline(always)]
         || match put {
             Put::Discard => {
-                for ((v, &xi), &ti) in vals.iter_mut().zip(x).zip(t) {
-                    *v = at(xi, ti).0;
+                for ((v, &xi), &oi) in vals.iter_mut().zip(x).zip(other) {
+                    *v = element(xi, oi).0;
                 }
             }
             Put::Store(out) => {
-                for (((v, &xi), &ti), o) in vals.iter_mut().zip(x).zip(t).zip(&mut out[..n]) {
-                    (*v, *o) = at(xi, ti);
+                for (((v, &xi), &oi), o) in vals.iter_mut().zip(x).zip(other).zip(&mut out[..n]) {
+                    (*v, *o) = element(xi, oi);
                 }
             }
             Put::Add(out) => {
-                for (((v, &xi), &ti), o) in vals.iter_mut().zip(x).zip(t).zip(&mut out[..n]) {
-                    let (value, share) = at(xi, ti);
+                for (((v, &xi), &oi), o) in vals.iter_mut().zip(x).zip(other).zip(&mut out[..n]) {
+                    let (value, share) = element(xi, oi);
                     *v = value;
                     *o += share;
                 }
@@ -259,46 +399,74 @@ fn run<T: Real, const X_FIRST: bool, const SQUARE: bool>(
     )
 }
 
-/// One element of [`run`]: the value, and `x`'s share for the seed `seed`.
+/// The real part of `z`, as a real op's kernel stores it, read back as `(re, 0)`.
 #[inline(always)]
-fn element<T: Real, const X_FIRST: bool, const SQUARE: bool>(
-    xi: C<T>,
-    ti: T,
+fn real<T: Real>(z: C<T>) -> C<T> {
+    C::new(z.re, T::zero())
+}
+
+/// The `−` kernel's (linear) backward loop for the operand `x` is on side `X_FIRST`: the
+/// conjugated partial is `1`, which passes `c` on as it is, or `−1`, by which it multiplies.
+#[inline(always)]
+fn through_sub<T: Real, const X_FIRST: bool>(c: C<T>) -> C<T> {
+    if X_FIRST {
+        c
+    } else {
+        rules::sub::<T>(zero(), zero()).db.conj() * c
+    }
+}
+
+/// `x`'s share from `norm_sqr(x)` for its conjugate cotangent `c`: the kernel's formula for a
+/// rule that is not holomorphic, `conj(∂g/∂a) c + (∂g/∂ā) conj(c)`.
+#[inline(always)]
+fn through_norm_sqr<T: Real>(a: C<T>, c: C<T>) -> C<T> {
+    let r = rules::norm_sqr(a);
+    r.da.conj() * c + r.da_conj.unwrap_or_else(zero) * c.conj()
+}
+
+/// One element of `Σ (|x|² − t)²`: the value, and `x`'s share for the seed `seed`.
+#[inline(always)]
+fn intensity<T: Real, const X_FIRST: bool, const SQUARE: bool>(
     seed: C<T>,
-) -> (T, C<T>) {
-    let real = |z: C<T>| C::new(z.re, T::zero());
-    // Forward: each op's value as its kernel stores it (a real result's real part), read back
-    // as `(re, 0)`.
-    let ti = C::new(ti, T::zero());
-    let v0 = real(rules::norm_sqr(xi).value);
-    let d = real(
-        if X_FIRST {
-            rules::sub(v0, ti)
+) -> impl Fn(C<T>, T) -> (T, C<T>) {
+    move |xi, ti| {
+        // Forward: each op's value as its kernel stores it.
+        let ti = C::new(ti, T::zero());
+        let v0 = real(rules::norm_sqr(xi).value);
+        let d = real(
+            if X_FIRST {
+                rules::sub(v0, ti)
+            } else {
+                rules::sub(ti, v0)
+            }
+            .value,
+        );
+        // Backward: `powi(2)` is holomorphic, `conj(∂g/∂a) c`; every cotangent is real.
+        let (value, g1) = if SQUARE {
+            let r = rules::powi(d, 2);
+            (r.value.re, real(r.da.conj() * seed))
         } else {
-            rules::sub(ti, v0)
+            (rules::norm_sqr(d).value.re, real(through_norm_sqr(d, seed)))
+        };
+        let g0 = real(through_sub::<T, X_FIRST>(g1));
+        (value, through_norm_sqr(xi, g0))
+    }
+}
+
+/// One element of `Σ |x − y|²`: the value, and `x`'s share for the seed `seed`.
+#[inline(always)]
+fn field<T: Real, const X_FIRST: bool>(seed: C<T>) -> impl Fn(C<T>, C<T>) -> (T, C<T>) {
+    move |xi, yi| {
+        // The difference is complex: stored and read back as it is.
+        let d = if X_FIRST {
+            rules::sub(xi, yi)
+        } else {
+            rules::sub(yi, xi)
         }
-        .value,
-    );
-    // Backward, the kernels' formulas: `conj(∂g/∂a) c` for a holomorphic rule, `+ (∂g/∂ā)
-    // conj(c)` for one that is not.
-    let (value, g1) = if SQUARE {
-        let r = rules::powi(d, 2);
-        (r.value.re, real(r.da.conj() * seed))
-    } else {
-        let r = rules::norm_sqr(d);
-        let g = r.da.conj() * seed + r.da_conj.unwrap_or_else(zero) * seed.conj();
-        (r.value.re, real(g))
-    };
-    // The `−` kernel's partial for `|x|²`, conjugated, as its (linear) backward loop takes it:
-    // `1`, which it passes on as it is, or `−1`, by which it multiplies.
-    let g0 = if X_FIRST {
-        g1
-    } else {
-        real(rules::sub::<T>(zero(), zero()).db.conj() * g1)
-    };
-    let r = rules::norm_sqr(xi);
-    let share = r.da.conj() * g0 + r.da_conj.unwrap_or_else(zero) * g0.conj();
-    (value, share)
+        .value;
+        let value = rules::norm_sqr(d).value.re;
+        (value, through_sub::<T, X_FIRST>(through_norm_sqr(d, seed)))
+    }
 }
 
 #[cfg(test)]

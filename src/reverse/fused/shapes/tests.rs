@@ -56,17 +56,19 @@ fn field(n: usize, seed: f64, special: bool) -> Vec<C> {
         .collect()
 }
 
-/// How `t` enters.
+/// How `t` enters `Σ (|x|² − t)²`, or `y` enters `Σ |x − y|²`.
 #[derive(Clone, Copy, Debug)]
 enum Target {
     /// `real_constant_array` (stored as real numbers).
     Real,
     /// `constant_array` with imaginary parts 0 (stored as complex numbers, known real).
     Complex,
-    /// A constant slice of reals.
+    /// A constant slice of reals; for `y`, of complex numbers.
     Slice,
-    /// A real scalar.
+    /// A real scalar; for `y`, a complex one.
     Scalar,
+    /// For `y` only: a complex `constant_array`.
+    Field,
 }
 
 /// One loss of the shape and what the tests read of it.
@@ -76,8 +78,11 @@ struct Case {
     t: Target,
     /// `|x|² − t` rather than `t − |x|²`.
     x_first: bool,
-    /// `powi(2)` rather than `norm_sqr_sum`.
+    /// `powi(2)` rather than `norm_sqr_sum`; for `Σ |x − y|²`, `norm_sqr().sum()` rather than
+    /// `norm_sqr_sum`.
     square: bool,
+    /// `Σ |x − y|²` rather than `Σ (|x|² − t)²`.
+    field: bool,
     /// The loss of `fft(x)` rather than of `x`.
     fft: bool,
     special: bool,
@@ -93,6 +98,7 @@ type Read = (
     Vec<(u64, u64)>,
 );
 
+/// The loss `c` describes, of a fresh leaf, and what [`read`] reads of it.
 fn run<T: Real>(c: Case) -> Read {
     let n = c.n;
     let cast = |z: C| Complex::new(T::from_f64(z.re).unwrap(), T::from_f64(z.im).unwrap());
@@ -105,8 +111,30 @@ fn run<T: Real>(c: Case) -> Read {
     let tape: Tape<T> = Tape::new();
     let x = tape.vector(&xv);
     let y = if c.fft { x.fft() } else { x.clone() };
-    let i = y.norm_sqr();
     let s = T::from_f64(0.7).unwrap();
+    if c.field {
+        let yv: Vec<Complex<T>> = field(n, 3.0, c.special).into_iter().map(cast).collect();
+        let z = Complex::new(s, T::from_f64(-0.3).unwrap());
+        let d = match (c.t, c.x_first) {
+            (Target::Real, true) => &y - &tape.real_constant_array(&tv, &[n]),
+            (Target::Real, false) => &tape.real_constant_array(&tv, &[n]) - &y,
+            (Target::Complex, true) => &y - &tape.constant_array(&tc, &[n]),
+            (Target::Complex, false) => &tape.constant_array(&tc, &[n]) - &y,
+            (Target::Field, true) => &y - &tape.constant_array(&yv, &[n]),
+            (Target::Field, false) => &tape.constant_array(&yv, &[n]) - &y,
+            (Target::Slice, true) => &y - &yv[..],
+            (Target::Slice, false) => &yv[..] - &y,
+            (Target::Scalar, true) => &y - z,
+            (Target::Scalar, false) => z - &y,
+        };
+        let loss = if c.square {
+            d.norm_sqr().sum()
+        } else {
+            d.norm_sqr_sum()
+        };
+        return read(loss, &x, &y);
+    }
+    let i = y.norm_sqr();
     let d = match (c.t, c.x_first) {
         (Target::Real, first) | (Target::Complex, first) => {
             let t = match c.t {
@@ -124,17 +152,23 @@ fn run<T: Real>(c: Case) -> Read {
         (Target::Slice, false) => &tv[..] - &i,
         (Target::Scalar, true) => &i - s,
         (Target::Scalar, false) => Complex::new(s, T::zero()) - &i,
+        (Target::Field, _) => unreachable!("not a real target"),
     };
     let loss = if c.square {
         d.powi(2).sum()
     } else {
         d.norm_sqr_sum()
     };
-    let first = loss.backward().grad(&x);
+    read(loss, &x, &y)
+}
+
+/// What [`run`] reads of `loss`, a loss of `y`, `y` a function of the leaf `x`.
+fn read<'t, T: Real>(loss: Var<'t, T>, x: &VarArray<'t, T>, y: &VarArray<'t, T>) -> Read {
+    let first = loss.backward().grad(x);
     let more = loss * T::from_f64(2.5).unwrap() + y.norm_sqr_sum();
-    let second = more.backward().grad(&x);
+    let second = more.backward().grad(x);
     let z = loss * Complex::new(T::from_f64(0.5).unwrap(), T::from_f64(2.0).unwrap());
-    let third = z.backward().dzbar(&x);
+    let third = z.backward().dzbar(x);
     (
         bits(&[loss.value()]),
         bits(&first),
@@ -143,40 +177,58 @@ fn run<T: Real>(c: Case) -> Read {
     )
 }
 
-/// Every combination of the shape's variants gives the general pass's bits, values and
-/// gradients, for `f64` and `f32`, at lengths that end in a partial chunk and past the parallel
+/// Every combination of the shapes' variants (`Σ (|x|² − t)²` and `Σ |x − y|²`, each operand
+/// kind on either side) gives the general pass's bits, values and gradients, for `f64` and
+/// `f32`, at lengths that end in a partial chunk and past the parallel
 /// threshold, with NaN, infinities, signed zeros, overflow and underflow among the values; and
 /// the shape runs for the value with its VJP and for the recomputed VJP (twice per case).
 #[test]
 fn shapes_give_the_general_passs_bits() {
     let mut cases = Vec::new();
-    for t in [Target::Real, Target::Complex, Target::Slice, Target::Scalar] {
-        for x_first in [true, false] {
-            for square in [true, false] {
-                for (n, fft, special) in [(1, false, false), (203, true, false), (700, false, true)]
-                {
-                    cases.push(Case {
-                        n,
-                        t,
-                        x_first,
-                        square,
-                        fft,
-                        special,
-                    });
+    let all = [
+        Target::Real,
+        Target::Complex,
+        Target::Slice,
+        Target::Scalar,
+        Target::Field,
+    ];
+    for field in [false, true] {
+        for t in all
+            .into_iter()
+            .filter(|t| field || !matches!(t, Target::Field))
+        {
+            for x_first in [true, false] {
+                for square in [true, false] {
+                    for (n, fft, special) in
+                        [(1, false, false), (203, true, false), (700, false, true)]
+                    {
+                        cases.push(Case {
+                            n,
+                            t,
+                            x_first,
+                            square,
+                            field,
+                            fft,
+                            special,
+                        });
+                    }
                 }
             }
         }
     }
     // Past the parallel threshold, and a length that ends in a partial chunk of a partial range.
     for n in [(1 << 15) + 3, 5 * 256 + 17] {
-        cases.push(Case {
-            n,
-            t: Target::Real,
-            x_first: true,
-            square: true,
-            fft: false,
-            special: true,
-        });
+        for (t, field) in [(Target::Real, false), (Target::Field, true)] {
+            cases.push(Case {
+                n,
+                t,
+                x_first: true,
+                square: true,
+                field,
+                fft: false,
+                special: true,
+            });
+        }
     }
     for c in cases {
         let (on, off, ran) = on_and_off(|| run::<f64>(c));
@@ -190,10 +242,11 @@ fn shapes_give_the_general_passs_bits() {
     }
 }
 
-/// Against the closed form `grad Σ(|x|² − t)² = 4(|x|² − t)·x` and the value, for the loss of
-/// the peers' phase-retrieval bench (`Σ (|fft2 u|² − T)²`: the gradient with respect to `fft2 u`
-/// is read through `ifft2`'s adjoint, so check the shape on a leaf), and its value alone when no
-/// input needs a gradient (`Expr::sum`).
+/// Against the closed forms `grad Σ(|x|² − t)² = 4(|x|² − t)·x`, `grad Σ|x − y|² = 2(x − y)`
+/// and the values, on a leaf (for the peers' phase-retrieval loss `Σ (|fft2 u|² − T)²` the
+/// gradient with respect to `fft2 u` is read through `fft2`'s adjoint, so only check that the
+/// shape runs), and the value alone when no input needs a gradient (`Expr::sum`); the
+/// holography example's loss is the shape too.
 #[test]
 fn the_shape_is_the_loss() {
     let n = 3000;
@@ -243,6 +296,44 @@ fn the_shape_is_the_loss() {
     });
     assert_eq!(ran, 1);
 
+    // `Σ |x − y|²`: the gradient `2(x − y)`, also when the leaf is the second operand and the
+    // first a constant (the shape takes the leaf as its `x`).
+    let yv = field(n, 7.0, false);
+    let value: f64 = xv.iter().zip(&yv).map(|(x, y)| (x - y).norm_sqr()).sum();
+    for leaf_first in [true, false] {
+        let (got, off, ran) = on_and_off(|| {
+            let tape = Tape::new();
+            let (x, y) = (tape.vector(&xv), tape.constant_array(&yv, &[n]));
+            let loss = if leaf_first { &x - &y } else { &y - &x }.norm_sqr_sum();
+            (loss.value().re, loss.backward().grad(&x))
+        });
+        assert_eq!(ran, 1);
+        assert_eq!(bits(&got.1), bits(&off.1));
+        assert_eq!(got.0.to_bits(), off.0.to_bits());
+        assert!(
+            (got.0 - value).abs() <= 1e-12 * value,
+            "{} vs {value}",
+            got.0
+        );
+        for ((g, x), y) in got.1.iter().zip(&xv).zip(&yv) {
+            let want = (x - y) * 2.0;
+            assert!(
+                (g - want).norm() <= 1e-14 * (1.0 + want.norm()),
+                "{g} vs {want}"
+            );
+        }
+    }
+    let (alone, off, ran) = on_and_off(|| {
+        let tape = Tape::new();
+        let (x, y) = (
+            tape.constant_array(&xv, &[n]),
+            tape.constant_array(&yv, &[n]),
+        );
+        (&y - &x).norm_sqr_sum().value().re
+    });
+    assert_eq!((ran, alone.to_bits()), (1, off.to_bits()));
+    assert!((alone - value).abs() <= 1e-12 * value, "{alone} vs {value}");
+
     // The bench's loss, fft2 of a leaf.
     let (_, _, ran) = on_and_off(|| {
         let tape = Tape::new();
@@ -286,6 +377,11 @@ fn other_chains_take_the_general_pass() {
     });
     none("x real", || (leaf_t.norm_sqr() - &t).powi(2).sum());
     none("plain sum", || x.norm_sqr().sum());
+    let y = tape.vector(&xv[..]);
+    none("both leaves", || (&x - &y).norm_sqr_sum());
+    none("a sum", || (&x + &y).norm_sqr_sum());
+    none("x − x", || (&x - &x).norm_sqr_sum());
+    none("a product", || (&x - &t).powi(2).sum().re());
     // A complex multiple: the value's pass is the shape's; the backward pass, seeded with a
     // complex number, is not.
     let loss = (x.norm_sqr() - &t).powi(2).sum();
