@@ -699,12 +699,14 @@ impl<T: Real> Expr<T> {
     /// [`par::REDUCE_CHUNK`] elements, added in order whatever the number of threads.
     pub(crate) fn sum(&self) -> C<T> {
         let v = self.view();
-        if let Some(shape) = v.shape {
+        if v.shape.is_some() {
             shapes::count();
-            let part = |r| shape.sum_range(&v, r);
-            return par::chunked_sum(self.len, part, |s, t| s + t).unwrap_or_else(zero);
         }
-        par::chunked_sum(self.len, |r| v.sum_range(r), |s, t| s + t).unwrap_or_else(zero)
+        let part = |r| match v.shape {
+            Some(shape) => shape.sum_range(&v, r),
+            None => v.sum_range(r),
+        };
+        par::chunked_sum(self.len, part, |s, t| s + t).unwrap_or_else(zero)
     }
 
     /// The VJP: from the conjugate cotangent of the value (`seed`: an array, or a scalar for a

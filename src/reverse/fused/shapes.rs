@@ -341,17 +341,21 @@ impl Shape {
         n: usize,
         room: &'a mut [C<T>; CHUNK],
     ) -> &'a [C<T>] {
-        let fill = |room: &'a mut [C<T>; CHUNK], f: &dyn Fn(usize) -> C<T>| {
-            for (i, z) in room[..n].iter_mut().enumerate() {
-                *z = f(i);
-            }
-            &room[..n]
-        };
         match self.other {
             Src::Array(k) => match v.arrays[k] {
                 Input::Complex(y) => &y[lo..lo + n],
-                Input::Real(t) => fill(room, &|i| C::new(t[lo + i], T::zero())),
-                Input::RealParts(z, _) => fill(room, &|i| C::new(z[lo + i].re, T::zero())),
+                Input::Real(t) => {
+                    for (y, &t) in room.iter_mut().zip(&t[lo..lo + n]) {
+                        *y = C::new(t, T::zero());
+                    }
+                    &room[..n]
+                }
+                Input::RealParts(z, _) => {
+                    for (y, z) in room.iter_mut().zip(&z[lo..lo + n]) {
+                        *y = C::new(z.re, T::zero());
+                    }
+                    &room[..n]
+                }
             },
             Src::Scalar(k) => {
                 room[..n].fill(v.scalars[k]);
